@@ -1,0 +1,79 @@
+"""NumPy arrays in and out of GStreamer pipelines.
+
+``import gstreamer`` has no side effects: GStreamer is loaded and initialised on first use.
+``Gst``, ``GstApp``, ``GstVideo``, ``GstAudio``, ``GLib`` and ``GObject`` can be imported from
+here (as the seed library allowed); the first access initialises GStreamer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .appsink import GstBuffer, GstVideoSource, LeakyQueue
+from .appsrc import GstVideoSink
+from .buffers import buffer_to_ndarray, ndarray_to_buffer, zero_copy_available
+from .caps import audio_caps, video_caps
+from .context import GstContext
+from .errors import (
+    BufferError,
+    CapsError,
+    ClosedError,
+    GstError,
+    GstNotAvailableError,
+    LifecycleError,
+    MissingElementError,
+    NegotiationError,
+    ParseError,
+    PipelineError,
+    StateChangeError,
+    TimeoutError,
+)
+from .frame import Frame
+from .pipeline import GstPipeline
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BufferError",
+    "CapsError",
+    "ClosedError",
+    "Frame",
+    "GstBuffer",
+    "GstContext",
+    "GstError",
+    "GstNotAvailableError",
+    "GstPipeline",
+    "GstVideoSink",
+    "GstVideoSource",
+    "LeakyQueue",
+    "LifecycleError",
+    "MissingElementError",
+    "NegotiationError",
+    "ParseError",
+    "PipelineError",
+    "StateChangeError",
+    "TimeoutError",
+    "__version__",
+    "audio_caps",
+    "buffer_to_ndarray",
+    "ndarray_to_buffer",
+    "video_caps",
+    "zero_copy_available",
+]
+
+_GI_MODULES = ("Gst", "GstApp", "GstVideo", "GstAudio", "GstBase", "GstPbutils", "GLib", "GObject")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _GI_MODULES:
+        from . import _gi
+
+        mod = _gi.module(name)
+        if name in ("GLib", "GObject"):
+            _gi.ensure_init()
+        return mod
+    raise AttributeError(f"module 'gstreamer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *_GI_MODULES])

@@ -1,0 +1,119 @@
+"""The only place that touches ``gi.require_version`` and ``Gst.init``.
+
+Everything is lazy: importing :mod:`gstreamer` does not load GStreamer. The first
+call that needs it runs :func:`ensure_init`, which is idempotent and thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import ModuleType
+from typing import Any
+
+_VERSIONS = {
+    "Gst": "1.0",
+    "GstApp": "1.0",
+    "GstVideo": "1.0",
+    "GstAudio": "1.0",
+    "GstBase": "1.0",
+    "GstPbutils": "1.0",
+    "GstRtspServer": "1.0",
+    "GLib": "2.0",
+    "GObject": "2.0",
+}
+
+_lock = threading.RLock()
+_modules: dict[str, ModuleType] = {}
+
+
+def module(name: str) -> Any:
+    """Return the ``gi.repository`` module ``name``, with GStreamer initialised.
+
+    Raises
+    ------
+    gstreamer.errors.GstNotAvailableError
+        When PyGObject or the GObject-introspection data for ``name`` is missing.
+    """
+    mod = _modules.get(name)
+    if mod is not None:
+        return mod
+    with _lock:
+        mod = _modules.get(name)
+        if mod is not None:
+            return mod
+        from .errors import GstNotAvailableError
+
+        try:
+            import gi
+        except ImportError as exc:  # pragma: no cover - depends on the machine
+            raise GstNotAvailableError(
+                "PyGObject is not installed: pip install 'PyGObject>=3.42,<3.51' "
+                "(needs libgirepository1.0-dev, libcairo2-dev and pkg-config to build)"
+            ) from exc
+        version = _VERSIONS.get(name)
+        try:
+            if version is not None:
+                gi.require_version(name, version)
+            mod = __import__("gi.repository", fromlist=[name]).__dict__[name]
+        except (ValueError, ImportError, KeyError) as exc:
+            pkg = _GIR_PACKAGES.get(name, "the gir1.2 package for " + name)
+            raise GstNotAvailableError(
+                f"GObject introspection data for {name} {version or ''} is missing: "
+                f"apt-get install {pkg}"
+            ) from exc
+        if name != "GLib" and name != "GObject":
+            _init_gst()
+        _modules[name] = mod
+        return mod
+
+
+_GIR_PACKAGES = {
+    "Gst": "gir1.2-gstreamer-1.0",
+    "GstBase": "gir1.2-gstreamer-1.0",
+    "GstApp": "gir1.2-gst-plugins-base-1.0",
+    "GstVideo": "gir1.2-gst-plugins-base-1.0",
+    "GstAudio": "gir1.2-gst-plugins-base-1.0",
+    "GstPbutils": "gir1.2-gst-plugins-base-1.0",
+    "GstRtspServer": "gir1.2-gst-rtsp-server-1.0",
+}
+
+_initialised = False
+
+
+def _init_gst() -> None:
+    global _initialised
+    if _initialised:
+        return
+    import gi
+
+    gi.require_version("Gst", "1.0")
+    from gi.repository import Gst
+
+    if not Gst.is_initialized():
+        Gst.init(None)
+    _initialised = True
+
+
+def ensure_init() -> Any:
+    """Initialise GStreamer once and return the ``Gst`` module."""
+    return module("Gst")
+
+
+def Gst() -> Any:  # noqa: N802 - mirrors the module name
+    return module("Gst")
+
+
+def GstApp() -> Any:  # noqa: N802
+    return module("GstApp")
+
+
+def GstVideo() -> Any:  # noqa: N802
+    return module("GstVideo")
+
+
+def GstAudio() -> Any:  # noqa: N802
+    return module("GstAudio")
+
+
+def GLib() -> Any:  # noqa: N802
+    return module("GLib")

@@ -1,0 +1,249 @@
+"""The exception tree of :mod:`gstreamer`.
+
+::
+
+    GstError                                   (every error this library raises)
+    ├── GstNotAvailableError(ImportError)      PyGObject / typelibs / GStreamer missing
+    ├── PipelineError                          a GStreamer error message or failed state change
+    │   ├── ParseError(ValueError)             the pipeline description does not parse
+    │   │   └── MissingElementError            an element is not installed (names the package)
+    │   ├── NegotiationError                   caps could not be negotiated ("not-negotiated")
+    │   └── StateChangeError                   a state change failed
+    ├── CapsError(ValueError)                  array shape/dtype and caps disagree; bad format
+    ├── BufferError(BufferError)               mapping a buffer failed / wrong writability
+    ├── LifecycleError(RuntimeError)           started twice, used before start
+    │   └── ClosedError                        use of a closed reader, writer or pipeline
+    └── TimeoutError(TimeoutError)             a blocking call ran past its timeout
+
+End of stream is never an exception: iteration simply stops.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, Optional
+
+__all__ = [
+    "BufferError",
+    "CapsError",
+    "ClosedError",
+    "GstError",
+    "GstNotAvailableError",
+    "LifecycleError",
+    "MissingElementError",
+    "NegotiationError",
+    "ParseError",
+    "PipelineError",
+    "StateChangeError",
+    "TimeoutError",
+]
+
+
+class GstError(Exception):
+    """Base class of every exception raised by :mod:`gstreamer`."""
+
+
+class GstNotAvailableError(GstError, ImportError):
+    """GStreamer, PyGObject or a GObject-introspection typelib is not installed."""
+
+
+class PipelineError(GstError):
+    """An error reported by a GStreamer pipeline.
+
+    Attributes
+    ----------
+    element : str or None
+        Name of the element that posted the error (``"x264enc0"``).
+    debug : str or None
+        GStreamer's debug text: source file, function and details.
+    domain : str or None
+        The GError domain (``"gst-stream-error-quark"``).
+    code : int or None
+        The GError code within ``domain``.
+    hint : str or None
+        What to try next, when we know.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        element: Optional[str] = None,
+        debug: Optional[str] = None,
+        domain: Optional[str] = None,
+        code: Optional[int] = None,
+        hint: Optional[str] = None,
+    ) -> None:
+        self.message = message
+        self.element = element
+        self.debug = debug
+        self.domain = domain
+        self.code = code
+        self.hint = hint
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.element:
+            text = f"{self.element}: {text}"
+        if self.hint:
+            text += f"\nHint: {self.hint}"
+        if self.debug:
+            text += f"\nDebug: {self.debug}"
+        return text
+
+
+class ParseError(PipelineError, ValueError):
+    """The pipeline description could not be parsed."""
+
+
+class MissingElementError(ParseError):
+    """An element named in the description is not installed.
+
+    Attributes
+    ----------
+    elements : list of str
+        The element factory names that are missing.
+    packages : list of str
+        Debian packages that provide them (when known).
+    """
+
+    def __init__(self, message: str, *, elements: list[str], packages: list[str]) -> None:
+        self.elements = elements
+        self.packages = packages
+        hint = None
+        if packages:
+            hint = "install it with: sudo apt-get install " + " ".join(sorted(set(packages)))
+        super().__init__(message, hint=hint)
+
+
+class NegotiationError(PipelineError):
+    """Two elements could not agree on a format (GStreamer's ``not-negotiated``)."""
+
+
+class StateChangeError(PipelineError):
+    """The pipeline refused to change state."""
+
+
+class CapsError(GstError, ValueError):
+    """An array's shape or dtype does not fit the caps, or a format is unsupported."""
+
+
+class BufferError(GstError, builtins.BufferError):
+    """A buffer could not be mapped as asked (for example writable but read-only)."""
+
+
+class LifecycleError(GstError, RuntimeError):
+    """The object is not in a state that allows this call (not started, started twice)."""
+
+
+class ClosedError(LifecycleError):
+    """The object was used after :meth:`close`."""
+
+
+class TimeoutError(GstError, builtins.TimeoutError):
+    """A blocking call did not complete within its timeout."""
+
+
+# Known element -> Debian package (GStreamer 1.22 on Debian 12).
+ELEMENT_PACKAGES: dict[str, str] = {
+    "x264enc": "gstreamer1.0-plugins-ugly",
+    "x265enc": "gstreamer1.0-plugins-bad",
+    "mpeg2enc": "gstreamer1.0-plugins-bad",
+    "lamemp3enc": "gstreamer1.0-plugins-good",
+    "mp4mux": "gstreamer1.0-plugins-good",
+    "qtmux": "gstreamer1.0-plugins-good",
+    "qtdemux": "gstreamer1.0-plugins-good",
+    "matroskamux": "gstreamer1.0-plugins-good",
+    "matroskademux": "gstreamer1.0-plugins-good",
+    "jpegenc": "gstreamer1.0-plugins-good",
+    "jpegdec": "gstreamer1.0-plugins-good",
+    "pngenc": "gstreamer1.0-plugins-good",
+    "multipartmux": "gstreamer1.0-plugins-good",
+    "souphttpsrc": "gstreamer1.0-plugins-good",
+    "rtph264pay": "gstreamer1.0-plugins-good",
+    "rtph264depay": "gstreamer1.0-plugins-good",
+    "rtpjpegpay": "gstreamer1.0-plugins-good",
+    "rtspsrc": "gstreamer1.0-plugins-good",
+    "udpsrc": "gstreamer1.0-plugins-good",
+    "udpsink": "gstreamer1.0-plugins-good",
+    "v4l2src": "gstreamer1.0-plugins-good",
+    "v4l2h264enc": "gstreamer1.0-plugins-good",
+    "fpsdisplaysink": "gstreamer1.0-plugins-bad",
+    "autovideosink": "gstreamer1.0-plugins-good",
+    "ximagesink": "gstreamer1.0-x",
+    "xvimagesink": "gstreamer1.0-x",
+    "mpegtsmux": "gstreamer1.0-plugins-bad",
+    "tsdemux": "gstreamer1.0-plugins-bad",
+    "h264parse": "gstreamer1.0-plugins-bad",
+    "h265parse": "gstreamer1.0-plugins-bad",
+    "vaapih264enc": "gstreamer1.0-vaapi",
+    "vah264enc": "gstreamer1.0-plugins-bad",
+    "nvh264enc": "gstreamer1.0-plugins-bad",
+    "avdec_h264": "gstreamer1.0-libav",
+    "avenc_mpeg4": "gstreamer1.0-libav",
+    "avenc_aac": "gstreamer1.0-libav",
+    "avmux_mp4": "gstreamer1.0-libav",
+    "openh264enc": "gstreamer1.0-plugins-bad",
+    "vp8enc": "gstreamer1.0-plugins-good",
+    "vp9enc": "gstreamer1.0-plugins-good",
+    "voaacenc": "gstreamer1.0-plugins-bad",
+    "opusenc": "gstreamer1.0-plugins-base",
+    "vorbisenc": "gstreamer1.0-plugins-base",
+    "tcpserversink": "gstreamer1.0-plugins-base",
+    "tcpclientsrc": "gstreamer1.0-plugins-base",
+    "videoconvert": "gstreamer1.0-plugins-base",
+    "videoscale": "gstreamer1.0-plugins-base",
+    "videorate": "gstreamer1.0-plugins-base",
+    "videotestsrc": "gstreamer1.0-plugins-base",
+    "audiotestsrc": "gstreamer1.0-plugins-base",
+    "audioconvert": "gstreamer1.0-plugins-base",
+    "audioresample": "gstreamer1.0-plugins-base",
+    "appsrc": "gstreamer1.0-plugins-base",
+    "appsink": "gstreamer1.0-plugins-base",
+    "decodebin": "gstreamer1.0-plugins-base",
+    "uridecodebin": "gstreamer1.0-plugins-base",
+    "wavenc": "gstreamer1.0-plugins-good",
+    "flacenc": "gstreamer1.0-plugins-good",
+    "fakesink": "libgstreamer1.0-0",
+    "filesink": "libgstreamer1.0-0",
+    "filesrc": "libgstreamer1.0-0",
+    "queue": "libgstreamer1.0-0",
+    "tee": "libgstreamer1.0-0",
+}
+
+
+def package_for(element: str) -> Optional[str]:
+    """The Debian package that provides ``element``, if known."""
+    return ELEMENT_PACKAGES.get(element)
+
+
+_NOT_NEGOTIATED_HINT = (
+    "two elements could not agree on a format. Check that the caps you give (for appsrc: "
+    "format, width, height and framerate) are complete and that a converter "
+    "(videoconvert / audioconvert ! audioresample) sits between elements that need "
+    "different formats; run with GST_DEBUG=3 to see which pad refused which caps"
+)
+
+
+def from_gerror(gerror: Any, debug: Optional[str], element: Optional[str]) -> PipelineError:
+    """Map a GStreamer error message to the most specific exception."""
+    message = getattr(gerror, "message", str(gerror))
+    domain = getattr(gerror, "domain", None)
+    code = getattr(gerror, "code", None)
+    text = f"{message} {debug or ''}"
+    if "not-negotiated" in text or "not negotiated" in text.lower():
+        return NegotiationError(
+            message,
+            element=element,
+            debug=debug,
+            domain=domain,
+            code=code,
+            hint=_NOT_NEGOTIATED_HINT,
+        )
+    hint = None
+    if domain == "gst-resource-error-quark":
+        hint = "check that the file, device or address exists and is accessible"
+    return PipelineError(
+        message, element=element, debug=debug, domain=domain, code=code, hint=hint
+    )

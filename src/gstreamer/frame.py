@@ -1,0 +1,70 @@
+"""``Frame``: an array with its timestamps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import numpy as np
+
+__all__ = ["Frame", "GstBuffer", "clock_time"]
+
+_NONE = 2**64 - 1  # GST_CLOCK_TIME_NONE
+
+
+def clock_time(value: Optional[int]) -> Optional[int]:
+    """GStreamer clock time (ns) → int, or None for GST_CLOCK_TIME_NONE."""
+    if value is None or value == _NONE or value < 0:
+        return None
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One buffer pulled from a pipeline.
+
+    Attributes
+    ----------
+    data : numpy.ndarray or list of numpy.ndarray
+        The frame (a zero-copy view unless a copy was asked for); planar formats whose
+        planes cannot form one array give a list of planes.
+    pts, dts, duration : int or None
+        Nanoseconds; None when GStreamer did not set them.
+    offset : int or None
+        The buffer offset (frame number for most video sources).
+    keyframe : bool
+        False when the buffer is flagged DELTA_UNIT.
+    caps : str
+        The caps the buffer came with.
+    """
+
+    data: Union[np.ndarray, list[np.ndarray]]
+    pts: Optional[int] = None
+    dts: Optional[int] = None
+    duration: Optional[int] = None
+    offset: Optional[int] = None
+    keyframe: bool = True
+    caps: str = ""
+
+    @property
+    def time(self) -> Optional[float]:
+        """Presentation time in seconds."""
+        return None if self.pts is None else self.pts / 1e9
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        if isinstance(self.data, list):
+            return tuple(self.data[0].shape)
+        return tuple(self.data.shape)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if isinstance(self.data, list):
+            raise TypeError("a planar frame is a list of planes; use frame.data")
+        arr = self.data
+        if dtype is not None:
+            arr = arr.astype(dtype)
+        return np.array(arr, copy=True) if copy else arr
+
+
+# The seed library's name for the same thing.
+GstBuffer = Frame
