@@ -61,6 +61,14 @@ __all__ = [
     "zero_copy_available",
 ]
 
+# Filled in by modules that are imported on first use (keeps `import gstreamer` light).
+_LAZY = {
+    "Reader": "reader",
+    "read_frames": "reader",
+    "Writer": "writer",
+    "write_frames": "writer",
+}
+
 _GI_MODULES = ("Gst", "GstApp", "GstVideo", "GstAudio", "GstBase", "GstPbutils", "GLib", "GObject")
 
 
@@ -72,8 +80,12 @@ def __getattr__(name: str) -> Any:
         if name in ("GLib", "GObject"):
             _gi.ensure_init()
         return mod
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'gstreamer' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*__all__, *_GI_MODULES])
+    return sorted([*__all__, *_LAZY, *_GI_MODULES])
