@@ -67,6 +67,9 @@ _LAZY = {
     "read_frames": "reader",
     "Writer": "writer",
     "write_frames": "writer",
+    "AudioWriter": "writer",
+    "MuxWriter": "writer",
+    "write_audio": "writer",
 }
 
 _GI_MODULES = ("Gst", "GstApp", "GstVideo", "GstAudio", "GstBase", "GstPbutils", "GLib", "GObject")

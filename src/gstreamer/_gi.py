@@ -99,21 +99,21 @@ def ensure_init() -> Any:
     return module("Gst")
 
 
-def Gst() -> Any:  # noqa: N802 - mirrors the module name
+def Gst() -> Any:
     return module("Gst")
 
 
-def GstApp() -> Any:  # noqa: N802
+def GstApp() -> Any:
     return module("GstApp")
 
 
-def GstVideo() -> Any:  # noqa: N802
+def GstVideo() -> Any:
     return module("GstVideo")
 
 
-def GstAudio() -> Any:  # noqa: N802
+def GstAudio() -> Any:
     return module("GstAudio")
 
 
-def GLib() -> Any:  # noqa: N802
+def GLib() -> Any:
     return module("GLib")

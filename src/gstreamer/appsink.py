@@ -6,6 +6,7 @@ while GStreamer waits), so no Python runs in streaming threads.
 
 from __future__ import annotations
 
+import queue
 from typing import Any, Callable, Optional
 
 from . import _gi
@@ -90,11 +91,47 @@ class AppSinkPuller:
         )
 
 
-class LeakyQueue:
-    """Kept for seed compatibility: the leaky queue now lives inside appsink (``drop``)."""
+class LeakyQueue(queue.Queue):  # type: ignore[type-arg]
+    """A bounded queue that drops its oldest item when full (the seed's ``LeakyQueue``).
 
-    def __init__(self, maxsize: int = 100) -> None:
-        self.maxsize = maxsize
+    :class:`GstVideoSource` no longer needs it (``leaky=True`` lets appsink drop the oldest
+    buffers); it is kept for code that used it directly.
+
+    Parameters
+    ----------
+    maxsize : int
+        Items kept; 0 means unbounded (then nothing is dropped).
+    on_drop : callable, optional
+        Called as ``on_drop(queue, item)`` for every dropped item.
+    """
+
+    def __init__(
+        self,
+        maxsize: int = 100,
+        *,
+        on_drop: Optional[Callable[[LeakyQueue, Any], None]] = None,
+    ) -> None:
+        super().__init__(maxsize=maxsize)
+        self._dropped = 0
+        self._on_drop = on_drop
+
+    @property
+    def dropped(self) -> int:
+        """Items dropped so far."""
+        return self._dropped
+
+    def put(self, item: Any, block: bool = False, timeout: Optional[float] = None) -> None:
+        """Add ``item``, dropping the oldest one if the queue is full (never blocks)."""
+        with self.mutex:
+            dropped = None
+            if self.maxsize > 0 and self._qsize() >= self.maxsize:
+                dropped = self._get()
+                self._dropped += 1
+            self._put(item)
+            self.unfinished_tasks += 1
+            self.not_empty.notify()
+        if dropped is not None and self._on_drop is not None:
+            self._on_drop(self, dropped)
 
 
 class GstVideoSource(GstPipeline):
@@ -151,7 +188,10 @@ class GstVideoSource(GstPipeline):
 
     @property
     def queue_size(self) -> int:
-        return 0 if self._sink is None else int(self._sink.get_property("current-level-buffers") or 0)
+        """Frames waiting in appsink."""
+        if self._sink is None:
+            return 0
+        return int(self._sink.get_property("current-level-buffers") or 0)
 
     def pop(self, timeout: float = 0.1) -> Optional[Frame]:
         """The next frame, waiting while the pipeline runs; None once it ended.

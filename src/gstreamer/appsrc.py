@@ -91,7 +91,7 @@ class AppSrcFeeder:
         layout = self.layout
         if isinstance(layout, AudioLayout):
             samples = array.shape[0] if layout.interleaved else array.shape[1]
-            return samples * 1_000_000_000 // layout.rate
+            return int(samples) * 1_000_000_000 // int(layout.rate)
         if self.fps:
             return round(1_000_000_000 / self.fps)
         return None
@@ -123,10 +123,7 @@ class AppSrcFeeder:
         if dur_ns is None and array is not None:
             dur_ns = self._auto_duration(array)
         if pts_ns is None:
-            if self._live_clock:
-                pts_ns = self._running_time()
-            else:
-                pts_ns = self._next_pts
+            pts_ns = self._running_time() if self._live_clock else self._next_pts
         buf.pts = pts_ns if pts_ns is not None else Gst.CLOCK_TIME_NONE
         if dur_ns is not None:
             buf.duration = dur_ns
@@ -259,34 +256,63 @@ class GstVideoSink(GstPipeline):
     def to_gst_buffer(
         buffer: Any,
         *,
-        pts: Optional[int] = None,
-        dts: Optional[int] = None,
+        pts: Union[int, float, None] = None,
+        dts: Union[int, float, None] = None,
         offset: Optional[int] = None,
-        duration: Optional[int] = None,
+        duration: Union[int, float, None] = None,
     ) -> Any:
-        """Seed helper: a Gst.Buffer for ``buffer`` with the given fields (None = unset)."""
+        """Seed helper: a Gst.Buffer for ``buffer`` with the given fields.
+
+        Times are nanoseconds (floats are truncated, as the seed did); None leaves a field
+        unset, and an explicit 0 is 0.
+        """
         Gst = _gi.Gst()
         buf = buffer if isinstance(buffer, Gst.Buffer) else ndarray_to_buffer(buffer)
         none = Gst.CLOCK_TIME_NONE
-        buf.pts = none if pts is None else pts
-        buf.dts = none if dts is None else dts
+        buf.pts = none if pts is None else int(pts)
+        buf.dts = none if dts is None else int(dts)
         buf.offset = Gst.BUFFER_OFFSET_NONE if offset is None else offset
-        buf.duration = none if duration is None else duration
+        buf.duration = none if duration is None else int(duration)
         return buf
 
     def push(
         self,
         buffer: Any,
-        *,
         pts: Union[int, float, None] = None,
         dts: Union[int, float, None] = None,
-        offset: Optional[int] = None,
         duration: Union[int, float, None] = None,
+        *,
+        offset: Optional[int] = None,
     ) -> None:
-        """Push one frame (array or Gst.Buffer). ``pts=None`` continues at the frame rate."""
+        """Push one frame (array or Gst.Buffer).
+
+        Parameters
+        ----------
+        buffer : numpy.ndarray or Gst.Buffer
+            An array must match the sink's width, height and format (checked before it is
+            pushed: :class:`~gstreamer.CapsError` otherwise).
+        pts, dts, duration : int or float, optional
+            Nanoseconds, as in the seed (a float is truncated). ``pts=None`` continues at the
+            frame rate from the previous frame; an explicit ``0`` is respected.
+        offset : int, optional
+            Buffer offset (defaults to the frame number).
+
+        Raises
+        ------
+        PipelineError
+            The pipeline reported an error (for example :class:`~gstreamer.NegotiationError`).
+        ClosedError, LifecycleError
+            The pipeline is not running.
+        """
         if self._feeder is None:
             raise LifecycleError(f"{self} is not started (call startup() first)")
-        self._feeder.push(buffer, pts=pts, duration=duration, dts=dts, offset=offset)
+        self._feeder.push(
+            buffer,
+            pts=None if pts is None else int(pts),
+            duration=None if duration is None else int(duration),
+            dts=None if dts is None else int(dts),
+            offset=offset,
+        )
 
     @property
     def total_buffers_count(self) -> int:

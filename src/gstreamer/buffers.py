@@ -39,6 +39,7 @@ __all__ = [
 _MAP_READ = 1
 _MAP_WRITE = 2
 _MEMORY_FLAG_READONLY = 2
+_MINI_OBJECT_FLAGS = 16  # offset of GstMiniObject.flags
 
 
 class _MapInfo(ctypes.Structure):
@@ -87,9 +88,84 @@ class _Lib:
         self.buffer_is_writable = lib.gst_mini_object_is_writable
         self.buffer_is_writable.restype = ctypes.c_int
         self.buffer_is_writable.argtypes = [vp]
+        self.buffer_n_memory = lib.gst_buffer_n_memory
+        self.buffer_n_memory.restype = ctypes.c_uint
+        self.buffer_n_memory.argtypes = [vp]
+        self.buffer_peek_memory = lib.gst_buffer_peek_memory
+        self.buffer_peek_memory.restype = vp
+        self.buffer_peek_memory.argtypes = [vp, ctypes.c_uint]
+        self.buffer_get_meta = lib.gst_buffer_get_meta
+        self.buffer_get_meta.restype = vp
+        self.buffer_get_meta.argtypes = [vp, ctypes.c_size_t]
         Gst = _gi.Gst()
         self.buffer_gtype = hash(Gst.Buffer.__gtype__)
         self.pointer_offset = _find_pointer_offset(self, Gst)
+        self._audio: Optional[_AudioLib] = None
+        self._audio_failed = False
+
+    def audio(self) -> Optional[_AudioLib]:
+        """The GstAudio meta functions, or None when they cannot be verified."""
+        if self._audio is None and not self._audio_failed:
+            try:
+                self._audio = _AudioLib(self)
+            except (OSError, AttributeError, BufferError):  # pragma: no cover - exotic
+                self._audio_failed = True
+        return self._audio
+
+
+# GstAudioMeta: GstMeta (16 bytes) + GstAudioInfo (320) + gsize samples + gsize *offsets.
+_AUDIO_META_CHANNELS = 16 + 20
+_AUDIO_META_SAMPLES = 16 + 320
+_AUDIO_META_OFFSETS = _AUDIO_META_SAMPLES + 8
+
+
+class _AudioLib:
+    """``gst_buffer_add_audio_meta`` / ``GstAudioMeta.offsets``, which GI cannot pass or read."""
+
+    def __init__(self, lib: _Lib) -> None:
+        name = ctypes.util.find_library("gstaudio-1.0") or "libgstaudio-1.0.so.0"
+        audio = ctypes.CDLL(name)
+        vp, sz = ctypes.c_void_p, ctypes.c_size_t
+        self.add_meta = audio.gst_buffer_add_audio_meta
+        self.add_meta.restype = vp
+        self.add_meta.argtypes = [vp, vp, sz, ctypes.POINTER(sz)]
+        api_type = audio.gst_audio_meta_api_get_type
+        api_type.restype = sz
+        api_type.argtypes = []
+        self.api_type = int(api_type())
+        self._lib = lib
+        self._verify()
+
+    def _verify(self) -> None:
+        """Check the struct offsets above on a probe buffer before trusting them."""
+        GstAudio = _gi.GstAudio()
+        Gst = _gi.Gst()
+        info = GstAudio.AudioInfo.new_from_caps(
+            Gst.Caps.from_string(
+                "audio/x-raw,format=S16LE,rate=8000,channels=2,layout=non-interleaved"
+            )
+        )
+        probe = Gst.Buffer.new_allocate(None, 64, None)
+        offsets = (ctypes.c_size_t * 2)(0, 40)
+        ptr = _buffer_pointer(self._lib, probe)
+        meta = self.add_meta(ptr, _boxed_pointer(self._lib, info), 10, offsets)
+        got = self.read(ptr, 2)
+        if not meta or got != (10, [0, 40]):
+            raise BufferError("unexpected GstAudioMeta layout")
+
+    def read(self, buffer_ptr: int, channels: int) -> Optional[tuple[int, list[int]]]:
+        """(samples, per-channel byte offsets) from a buffer's GstAudioMeta, if it has one."""
+        meta = self._lib.buffer_get_meta(buffer_ptr, self.api_type)
+        if not meta:
+            return None
+        if ctypes.c_int.from_address(meta + _AUDIO_META_CHANNELS).value != channels:
+            raise BufferError("GstAudioMeta does not match the caps' channel count")
+        samples = ctypes.c_size_t.from_address(meta + _AUDIO_META_SAMPLES).value
+        offsets_ptr = ctypes.c_void_p.from_address(meta + _AUDIO_META_OFFSETS).value
+        if not offsets_ptr:
+            return None
+        offsets = (ctypes.c_size_t * channels).from_address(offsets_ptr)
+        return int(samples), [int(o) for o in offsets]
 
 
 def _find_pointer_offset(lib: _Lib, Gst: Any) -> Optional[int]:
@@ -128,6 +204,15 @@ def zero_copy_available() -> bool:
     return _get_lib() is not None
 
 
+def _boxed_pointer(lib: _Lib, boxed: Any) -> int:
+    """The C pointer inside a PyGObject boxed wrapper (same layout as ``Gst.Buffer``'s)."""
+    assert lib.pointer_offset is not None
+    ptr = ctypes.c_void_p.from_address(id(boxed) + lib.pointer_offset).value
+    if not ptr:
+        raise BufferError(f"could not read the C pointer of {type(boxed).__name__}")
+    return ptr
+
+
 def _buffer_pointer(lib: _Lib, buffer: Any) -> int:
     Gst = _gi.Gst()
     if not isinstance(buffer, Gst.Buffer):
@@ -147,10 +232,15 @@ _alive_lock = threading.Lock()
 _keys = itertools.count(1)
 
 
-@_DestroyNotify
-def _release(key: Optional[int]) -> None:  # called by GStreamer when the memory is freed
+def _release_array(key: Optional[int]) -> None:  # called by GStreamer when memory is freed
     with _alive_lock:
-        _alive.pop(key or 0, None)
+        owner = _alive.pop(key or 0, None)
+    # Drop the array outside the lock: if it is itself a view of a mapped buffer, freeing it
+    # unrefs that buffer, which may free wrapped memory and re-enter this function.
+    del owner
+
+
+_release: Any = _DestroyNotify(_release_array)
 
 
 def live_wrapped_arrays() -> int:
@@ -164,9 +254,11 @@ def _as_array(data: Any) -> np.ndarray:
     if hasattr(data, "__array_interface__") or hasattr(data, "__array__"):
         return np.asarray(data)
     try:
-        return np.frombuffer(memoryview(data), dtype=np.uint8)
+        view = memoryview(data)
     except TypeError:
         pass
+    else:
+        return np.asarray(view) if view.ndim else np.frombuffer(view, np.uint8)
     numpy_method = getattr(data, "numpy", None)  # e.g. a CPU torch tensor
     if callable(numpy_method):
         return np.asarray(numpy_method())
@@ -205,7 +297,7 @@ def _row_strided(array: np.ndarray) -> bool:
     inner = array[0]
     if not inner.flags.c_contiguous:
         return False
-    return array.strides[0] >= inner.nbytes
+    return bool(array.strides[0] >= inner.nbytes)
 
 
 def ndarray_to_buffer(
@@ -265,22 +357,13 @@ def _wrap_contiguous(array: np.ndarray) -> Any:
 def _video_to_buffer(data: Any, layout: VideoLayout, video_meta: bool) -> Any:
     lib = _get_lib()
     if isinstance(data, (list, tuple)):
-        planes = [np.asarray(p) for p in data]
-        if len(planes) != len(layout.spec.planes):
-            raise CapsError(
-                f"{layout.format} has {len(layout.spec.planes)} planes, got {len(planes)} arrays"
-            )
-        for i, p in enumerate(planes):
-            if p.shape != layout.plane_shape(i) or p.dtype.str[1:] != layout.dtype.str[1:]:
-                raise CapsError(
-                    f"plane {i} of shape {p.shape} and dtype {p.dtype} does not fit "
-                    f"{layout.describe()}: expected {layout.plane_shape(i)} {layout.dtype.name}"
-                )
-        return _copy_planes(planes, layout)
+        return _copy_planes(_check_planes(data, layout), layout)
     array = layout.check_array(_as_array(data))
-    planes = None
-    offsets: Optional[tuple[int, ...]] = None
-    strides: Optional[tuple[int, ...]] = None
+    if layout.spec.planar and not array.flags.c_contiguous and not layout.full_width_rows:
+        # half-width chroma rows of a strided I420-like array are not addressable
+        array = np.ascontiguousarray(array)  # the one copy
+    if lib is None:
+        return _copy_planes(layout.split(array), layout)
     if array.flags.c_contiguous:
         if layout.spec.planar:
             offsets, strides = layout.tight_layout()
@@ -291,10 +374,9 @@ def _video_to_buffer(data: Any, layout: VideoLayout, video_meta: bool) -> Any:
         offsets, strides = (0,), (array.strides[0],)
         size = (array.shape[0] - 1) * array.strides[0] + array[0].nbytes
     else:
-        planes = layout.split(array)
-    if planes is not None or lib is None:
-        return _copy_planes(planes or layout.split(array), layout)
-    assert offsets is not None and strides is not None
+        return _copy_planes(layout.split(array), layout)  # the one copy
+    if size == 0:
+        return _copy_planes(layout.split(array), layout)
     if offsets == layout.offsets and strides == layout.strides:
         return _wrap_region(lib, array, array.ctypes.data, size)
     if not video_meta:
@@ -304,13 +386,36 @@ def _video_to_buffer(data: Any, layout: VideoLayout, video_meta: bool) -> Any:
     return buf
 
 
+def _check_planes(data: Any, layout: VideoLayout) -> list[np.ndarray]:
+    planes = [_as_array(p) for p in data]
+    expected = layout.plane_shapes()
+    if len(planes) != len(expected):
+        raise CapsError(
+            f"{layout.describe()} has {len(expected)} planes of shapes {expected}, "
+            f"got {len(planes)} arrays"
+        )
+    out = []
+    for i, p in enumerate(planes):
+        if p.ndim == len(expected[i]) + 1 and p.shape[-1] == 1:
+            p = p[..., 0]
+        same_kind = p.dtype.kind == layout.dtype.kind and p.dtype.itemsize == layout.dtype.itemsize
+        if p.shape != expected[i] or not same_kind:
+            raise CapsError(
+                f"plane {i} of shape {p.shape} and dtype {p.dtype} does not fit "
+                f"{layout.describe()}: expected shape {expected[i]} and dtype "
+                f"{layout.dtype.name} ({layout.dtype.str})"
+            )
+        out.append(p.astype(layout.dtype, copy=False))
+    return out
+
+
 def _add_video_meta(
     buf: Any, layout: VideoLayout, offsets: tuple[int, ...], strides: tuple[int, ...]
 ) -> None:
     GstVideo = _gi.GstVideo()
     n = len(offsets)
     fmt = GstVideo.VideoFormat.from_string(layout.format)
-    GstVideo.buffer_add_video_meta_full(
+    meta = GstVideo.buffer_add_video_meta_full(
         buf,
         GstVideo.VideoFrameFlags.NONE,
         fmt,
@@ -320,6 +425,8 @@ def _add_video_meta(
         list(offsets) + [0] * (4 - n),
         list(strides) + [0] * (4 - n),
     )
+    if meta is None:
+        raise BufferError(f"could not add a GstVideoMeta for {layout.describe()}")
 
 
 def _copy_planes(planes: list[np.ndarray], layout: VideoLayout) -> Any:
@@ -331,9 +438,16 @@ def _copy_planes(planes: list[np.ndarray], layout: VideoLayout) -> Any:
 def _planar_audio_to_buffer(array: np.ndarray, layout: AudioLayout) -> Any:
     array = np.ascontiguousarray(array)  # (channels, samples) planes back to back
     buf = _wrap_contiguous(array)
-    GstAudio = _gi.module("GstAudio")
     samples = array.shape[1]
-    GstAudio.buffer_add_audio_meta(buf, layout.info, samples, None)
+    lib = _get_lib()
+    audio = lib.audio() if lib is not None else None
+    if audio is None:  # pragma: no cover - exotic platforms
+        raise BufferError("non-interleaved audio needs GstAudioMeta, which is unavailable here")
+    assert lib is not None
+    if not audio.add_meta(
+        _buffer_pointer(lib, buf), _boxed_pointer(lib, layout.info), samples, None
+    ):
+        raise BufferError(f"could not add a GstAudioMeta for {layout.describe()}")
     return buf
 
 
@@ -345,9 +459,19 @@ class MappedBuffer:
 
     It holds its own reference on the buffer, so the array stays valid after the sample,
     the appsink and the whole pipeline are gone. NumPy keeps it as the arrays' ``base``.
+
+    Parameters
+    ----------
+    buffer : Gst.Buffer
+    writable : bool
+        Map for writing. Raises :class:`~gstreamer.errors.BufferError` unless the buffer is
+        held only by the caller and all its memory is writable (not read-only — as memory
+        wrapped from a NumPy array is — and not shared with another buffer), because
+        GStreamer would otherwise silently map a copy.
     """
 
     __slots__ = ("__weakref__", "_info", "_lib", "_ptr", "nbytes", "readonly")
+    _ptr: Optional[int]
 
     def __init__(self, buffer: Any, *, writable: bool = False) -> None:
         lib = _get_lib()
@@ -355,20 +479,21 @@ class MappedBuffer:
             raise BufferError("zero-copy mapping is not available")
         ptr = _buffer_pointer(lib, buffer)
         info = _MapInfo()
+        flags = _MAP_READ
         if writable:
-            if not lib.buffer_is_writable(ptr):
-                raise BufferError(
-                    "cannot map a shared or read-only buffer writable; use copy=True for an "
-                    "owned writable array"
-                )
-            flags = _MAP_READ | _MAP_WRITE
-        else:
-            flags = _MAP_READ
+            _check_writable(lib, ptr)
+            flags |= _MAP_WRITE
         if not lib.buffer_map(ptr, ctypes.byref(info), flags):
             raise BufferError(
-                "gst_buffer_map failed"
-                + (" (its memory is read-only; use copy=True)" if writable else "")
+                "gst_buffer_map failed" + (" (try writable=False or copy=True)" if writable else "")
             )
+        if (
+            writable
+            and lib.buffer_n_memory(ptr) == 1
+            and info.memory != lib.buffer_peek_memory(ptr, 0)
+        ):  # pragma: no cover - guarded by _check_writable
+            lib.buffer_unmap(ptr, ctypes.byref(info))
+            raise BufferError("GStreamer mapped a copy of the memory; use copy=True")
         lib.mini_object_ref(ptr)
         self._lib = lib
         self._ptr = ptr
@@ -398,11 +523,34 @@ class MappedBuffer:
             self._lib.mini_object_unref(ptr)
 
 
+def _check_writable(lib: _Lib, ptr: int) -> None:
+    if not lib.buffer_is_writable(ptr):
+        raise BufferError(
+            "cannot map the buffer writable: it is shared (held by a sample, a queue or "
+            "another reference); use copy=True for an owned writable array"
+        )
+    for i in range(lib.buffer_n_memory(ptr)):
+        mem = lib.buffer_peek_memory(ptr, i)
+        if ctypes.c_uint.from_address(mem + _MINI_OBJECT_FLAGS).value & _MEMORY_FLAG_READONLY:
+            raise BufferError(
+                "cannot map the buffer writable: its memory is read-only (for example wrapped "
+                "from a NumPy array, which GStreamer must not write to); use copy=True"
+            )
+        if not lib.buffer_is_writable(mem):
+            raise BufferError(
+                "cannot map the buffer writable: its memory is shared with another buffer; "
+                "use copy=True"
+            )
+
+
 def _bytes_of(buffer: Any, writable: bool, copy: bool) -> np.ndarray:
-    if copy or _get_lib() is None:
+    """The buffer's bytes: a view (mapped for as long as it lives) or an owned copy."""
+    if _get_lib() is None:
         size = buffer.get_size()
         data = buffer.extract_dup(0, size) if size else b""
         return np.frombuffer(bytearray(data), dtype=np.uint8)
+    if copy:
+        return MappedBuffer(buffer).array().copy()
     return MappedBuffer(buffer, writable=writable).array()
 
 
@@ -413,20 +561,85 @@ def _meta_layout(buffer: Any, layout: VideoLayout) -> tuple[tuple[int, ...], tup
     if meta is None:
         return layout.offsets, layout.strides
     n = len(layout.offsets)
+    # the same consistency rules as gst_video_frame_map()
+    meta_format = GstVideo.VideoFormat.to_string(meta.format)
+    if (
+        meta_format != layout.format
+        or int(meta.n_planes) != n
+        or meta.width < layout.width
+        or meta.height < layout.height
+    ):
+        raise BufferError(
+            f"the buffer's GstVideoMeta ({meta_format} {meta.width}x{meta.height}, "
+            f"{meta.n_planes} planes) "
+            f"does not match the caps {layout.describe()}"
+        )
     return tuple(int(x) for x in meta.offset[:n]), tuple(int(x) for x in meta.stride[:n])
+
+
+def _video_layout(caps: Any) -> VideoLayout:
+    layout = caps if isinstance(caps, (VideoLayout, AudioLayout)) else layout_from_caps(caps)
+    if not isinstance(layout, VideoLayout):
+        raise CapsError(f"video caps needed, got {layout.describe()}")
+    return layout
 
 
 def buffer_to_planes(
     buffer: Any, caps: Any, *, writable: bool = False, copy: bool = False
 ) -> list[np.ndarray]:
-    """Per-plane views of a raw video buffer (padding excluded)."""
-    layout = caps if isinstance(caps, VideoLayout) else layout_from_caps(caps)
-    if not isinstance(layout, VideoLayout):
-        raise CapsError("buffer_to_planes needs video caps")
-    base = _bytes_of(buffer, writable, False)
+    """Per-plane arrays of a raw video buffer, padding excluded.
+
+    Parameters
+    ----------
+    buffer : Gst.Buffer
+    caps : str, Gst.Caps or VideoLayout
+        Raw video caps.
+    writable, copy : bool
+        As in :func:`buffer_to_ndarray`.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One array per plane in GStreamer's plane order (one element for packed formats),
+        shaped as :meth:`~gstreamer.caps.VideoLayout.plane_shapes`.
+    """
+    layout = _video_layout(caps)
+    base = _bytes_of(buffer, writable and not copy, False)
     offsets, strides = _meta_layout(buffer, layout)
     planes = layout.plane_views(base, offsets, strides)
     return [p.copy() for p in planes] if copy else planes
+
+
+def _audio_view(buffer: Any, layout: AudioLayout, base: np.ndarray) -> np.ndarray:
+    item = layout.dtype.itemsize
+    if layout.interleaved:
+        samples = base.nbytes // layout.bytes_per_frame
+        return np.ndarray(
+            (samples, layout.channels), layout.dtype, base.data, 0, (layout.bytes_per_frame, item)
+        )
+    lib = _get_lib()
+    audio = lib.audio() if lib is not None else None
+    found = None
+    if lib is not None and audio is not None:
+        found = audio.read(_buffer_pointer(lib, buffer), layout.channels)
+    if found is None:  # no GstAudioMeta: planes back to back
+        samples = base.nbytes // layout.bytes_per_frame
+        offsets = [c * samples * item for c in range(layout.channels)]
+    else:
+        samples, offsets = found
+    for c, off in enumerate(offsets):
+        if off < 0 or off + samples * item > base.nbytes:
+            raise BufferError(
+                f"channel {c} at byte {off} with {samples} samples does not fit the "
+                f"{base.nbytes}-byte buffer ({layout.describe()})"
+            )
+    gap = offsets[1] - offsets[0] if layout.channels > 1 else samples * item
+    if all(offsets[c] == offsets[0] + c * gap for c in range(layout.channels)):
+        return np.ndarray(
+            (layout.channels, samples), layout.dtype, base.data, offsets[0], (gap, item)
+        )
+    # irregular channel offsets: one copy into (channels, samples)
+    return np.stack([np.ndarray((samples,), layout.dtype, base.data, o) for o in offsets])
 
 
 def buffer_to_ndarray(
@@ -445,49 +658,30 @@ def buffer_to_ndarray(
         Raw video or audio caps giving shape and dtype. Without caps the result is the flat
         ``uint8`` bytes.
     writable : bool
-        Map for writing. Only a buffer nobody else holds, with writable memory, can be;
-        otherwise :class:`~gstreamer.errors.BufferError`.
+        Map for writing. Only a buffer nobody else holds, whose memory is writable and not
+        shared, can be; otherwise :class:`~gstreamer.errors.BufferError` (see
+        :class:`MappedBuffer`). Ignored with ``copy=True``.
     copy : bool
-        Return an owned copy instead of a view.
+        Return an owned, writable copy instead of a view.
 
     Returns
     -------
     numpy.ndarray or list of numpy.ndarray
         A view that keeps the buffer mapped and referenced for as long as it (or any view of
         it) lives. Row padding is excluded (strides come from ``GstVideoMeta`` or the caps).
-        Planar formats whose planes cannot be one array come back as a list of planes.
+        Video formats that cannot be one array at this size (see
+        :attr:`~gstreamer.caps.VideoLayout.one_array`) or whose memory layout does not allow
+        it come back as a list of planes. Audio is ``(samples, channels)`` when interleaved
+        and ``(channels, samples)`` otherwise.
     """
+    writable = writable and not copy
     if caps is None:
-        arr = _bytes_of(buffer, writable, copy)
-        return arr
+        return _bytes_of(buffer, writable, copy)
     layout = caps if isinstance(caps, (VideoLayout, AudioLayout)) else layout_from_caps(caps)
-    if isinstance(layout, AudioLayout):
-        base = _bytes_of(buffer, writable, False)
-        samples = base.nbytes // layout.bytes_per_frame
-        shape = layout.shape_for(samples)
-        if layout.interleaved:
-            out = base[: samples * layout.bytes_per_frame].view(layout.dtype).reshape(shape)
-        else:
-            GstAudio = _gi.module("GstAudio")
-            meta = GstAudio.buffer_get_audio_meta(buffer)
-            if meta is not None and meta.offsets is not None:
-                offs = [int(o) for o in meta.offsets[: layout.channels]]
-                samples = int(meta.samples)
-            else:
-                per = samples
-                offs = [c * per * layout.dtype.itemsize for c in range(layout.channels)]
-            item = layout.dtype.itemsize
-            gap = offs[1] - offs[0] if layout.channels > 1 else samples * item
-            if all(offs[c] == offs[0] + c * gap for c in range(layout.channels)) and gap >= 0:
-                out = np.ndarray(
-                    (layout.channels, samples), layout.dtype, base.data, offs[0], (gap, item)
-                )
-            else:
-                out = np.stack(
-                    [np.ndarray((samples,), layout.dtype, base.data, o) for o in offs]
-                )
-        return out.copy() if copy else out
     base = _bytes_of(buffer, writable, False)
+    if isinstance(layout, AudioLayout):
+        out = _audio_view(buffer, layout, base)
+        return out.copy() if copy else out
     offsets, strides = _meta_layout(buffer, layout)
     frame = layout.frame_view(base, offsets, strides)
     if frame is None:

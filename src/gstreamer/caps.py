@@ -63,6 +63,20 @@ class VideoFormatSpec:
     def planar(self) -> bool:
         return len(self.planes) > 1
 
+    @property
+    def stacking(self) -> str:
+        """How the planes form one array: ``""`` (packed or planes only), ``"444"``
+        (``(3, h, w)``), ``"420"`` (``(h * 3 // 2, w)``) or ``"422"`` (``(h * 2, w)``)."""
+        if not self.planar:
+            return ""
+        if len(self.planes) == 3 and all(p == _P1 for p in self.planes):
+            return "444"
+        if self.planes[1] in (_P420, _UV420):
+            return "420"
+        if self.planes[1] in (_P422, _UV422):
+            return "422"
+        return ""
+
 
 def _packed(name: str, channels: int, dtype: str = "|u1") -> VideoFormatSpec:
     return VideoFormatSpec(name, dtype, (_Plane(0, 0, channels),), channels)
@@ -143,9 +157,7 @@ AUDIO_FORMATS: dict[str, str] = {
 
 def _unsupported(fmt: str, kind: str) -> CapsError:
     names = VIDEO_FORMATS if kind == "video" else AUDIO_FORMATS
-    return CapsError(
-        f"unsupported {kind} format {fmt!r}; supported formats: {', '.join(names)}"
-    )
+    return CapsError(f"unsupported {kind} format {fmt!r}; supported formats: {', '.join(names)}")
 
 
 def _ceil_shift(value: int, shift: int) -> int:
@@ -178,24 +190,55 @@ class VideoLayout:
         h = _ceil_shift(self.height, plane.h_shift)
         w = _ceil_shift(self.width, plane.w_shift)
         if self.spec.pair:
-            w = self.width  # (h, w, 2): two bytes per pixel
+            # (h, w, 2): two bytes per pixel; a 4:2:2 macropixel covers two pixels, so an
+            # odd width carries one more (padding) pixel that holds the last chroma pair.
+            w = _ceil_shift(self.width, 1) * 2
         if plane.components == 1:
             return (h, w)
         return (h, w, plane.components)
 
     @property
+    def one_array(self) -> bool:
+        """Whether a frame of this size can be one array (see :attr:`shape`).
+
+        Packed formats always can; 4:2:0 formats need an even width and height, planar
+        4:2:2 formats an even width; NV24 never (its planes come as a list).
+        """
+        stacking = self.spec.stacking
+        if not self.spec.planar or stacking == "444":
+            return True
+        if stacking == "420":
+            return self.width % 2 == 0 and self.height % 2 == 0
+        if stacking == "422":
+            return self.width % 2 == 0
+        return False
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        """Shape of the single array that represents a frame (the input shape)."""
+        """Shape of the single array that represents a frame (the input shape).
+
+        Raises
+        ------
+        CapsError
+            When the frame cannot be one array (:attr:`one_array` is False): use planes.
+        """
         spec = self.spec
         if not spec.planar:
             return self.plane_shape(0)
-        if len(spec.planes) == 3 and all(p == _P1 for p in spec.planes):
+        if not self.one_array:
+            raise CapsError(
+                f"{self.describe()} cannot be one array (odd size or NV24): pass a list of "
+                f"planes with shapes {self.plane_shapes()}"
+            )
+        if spec.stacking == "444":
             return (3, self.height, self.width)
-        if spec.planes[1] in (_P420, _UV420):
+        if spec.stacking == "420":
             return (self.height * 3 // 2, self.width)
-        if spec.planes[1] in (_P422, _UV422):
-            return (self.height * 2, self.width)
-        return (self.height * 3, self.width)
+        return (self.height * 2, self.width)
+
+    def plane_shapes(self) -> list[tuple[int, ...]]:
+        """The shape of every plane, in GStreamer's plane order."""
+        return [self.plane_shape(i) for i in range(len(self.spec.planes))]
 
     def _row_bytes(self, index: int) -> int:
         shape = self.plane_shape(index)
@@ -265,47 +308,56 @@ class VideoLayout:
         strides = self.strides if strides is None else strides
         if not self.spec.planar:
             return self.plane_views(base, offsets, strides)[0]
+        if not self.one_array:
+            return None
         shape = self.shape
         item = self.dtype.itemsize
         n = len(self.spec.planes)
-        if shape[0] == 3 and len(shape) == 3 and n == 3:
-            # (3, h, w): equal strides, planes evenly spaced
+        if self.spec.stacking == "444":
+            # (3, h, w): equal strides, planes evenly spaced and not overlapping
             s = strides[0]
             gap = offsets[1] - offsets[0]
-            if any(st != s for st in strides) or offsets[2] - offsets[1] != gap or gap <= 0:
+            if any(st != s for st in strides[:n]) or offsets[2] - offsets[1] != gap:
                 return None
-            if gap < s * self.height:
+            if gap < s * self.height or s < self.width * item:
                 return None
-            return np.ndarray(
-                shape, self.dtype, base.data, offsets[0], (gap, s, item)
-            )
-        # (k * h, w): rows of every plane must be `w` items wide at one stride
-        s = strides[0]
-        rows = 0
-        for i in range(n):
-            pshape = self.plane_shape(i)
-            width_items = pshape[1] * (pshape[2] if len(pshape) == 3 else 1)
-            if offsets[i] != offsets[0] + rows * s:
+            end = offsets[0] + 2 * gap + (self.height - 1) * s + self.width * item
+            if end > base.nbytes:
                 return None
-            if width_items == self.width:
-                if strides[i] != s:
+            return np.ndarray(shape, self.dtype, base.data, offsets[0], (gap, s, item))
+        tight_offsets, tight_strides = self.tight_layout()
+        if self.full_width_rows:
+            # NV12-like: every plane row is `width` items; any common stride works
+            s = strides[0]
+            rows = 0
+            for i in range(n):
+                if strides[i] != s or offsets[i] != offsets[0] + rows * s:
                     return None
-                rows += pshape[0]
-            elif width_items * 2 == self.width:
-                # half-width chroma rows, two per frame row: only without any padding
-                if s != self.width * item or strides[i] != width_items * item:
-                    return None
-                if pshape[0] % 2:
-                    return None
-                rows += pshape[0] // 2
-            else:
+                rows += self.plane_shape(i)[0]
+        else:
+            # I420-like: half-width chroma rows pack two per array row, only without padding
+            s = self.width * item
+            if tuple(strides[:n]) != tight_strides:
                 return None
-        if rows != shape[0]:
-            return None
+            if any(offsets[i] - offsets[0] != tight_offsets[i] for i in range(n)):
+                return None
         end = offsets[0] + (shape[0] - 1) * s + shape[1] * item
-        if end > base.nbytes:
+        if end > base.nbytes or s < shape[1] * item:
             return None
         return np.ndarray(shape, self.dtype, base.data, offsets[0], (s, item))
+
+    @property
+    def full_width_rows(self) -> bool:
+        """Whether every plane row holds ``width`` items (NV12-like), so a one-array frame
+        can have any row stride; I420-like half-width chroma rows need a packed array."""
+        return all(
+            self.plane_shape(i)[1] * self._components(i) == self.width
+            for i in range(len(self.spec.planes))
+        )
+
+    def _components(self, index: int) -> int:
+        shape = self.plane_shape(index)
+        return shape[2] if len(shape) == 3 else 1
 
     def describe(self) -> str:
         return f"{self.format} {self.width}x{self.height}"
@@ -317,14 +369,16 @@ class VideoLayout:
 
         Raises :class:`CapsError` naming what was expected and what came.
         """
+        if not self.one_array:
+            raise CapsError(
+                f"{self.describe()} cannot be one array (odd size or NV24), got an array of "
+                f"shape {array.shape}: pass a list of {len(self.spec.planes)} planes with "
+                f"shapes {self.plane_shapes()} and dtype {self.dtype.name}"
+            )
         expected = self.shape
         if array.shape != expected:
             # accept (h, w, 1) for 2-D formats
-            if not (
-                array.ndim == 3
-                and array.shape[2] == 1
-                and array.shape[:2] == expected
-            ):
+            if not (array.ndim == 3 and array.shape[2] == 1 and array.shape[:2] == expected):
                 raise CapsError(
                     f"array of shape {array.shape} does not fit caps {self.describe()}: "
                     f"expected shape {expected} and dtype {self.dtype.name}"
@@ -341,26 +395,29 @@ class VideoLayout:
         return array
 
     def split(self, array: np.ndarray) -> list[np.ndarray]:
-        """Planes of a checked single-array frame (views)."""
+        """Planes of a checked single-array frame (views; a copy only for a non-contiguous
+        I420-like array, whose half-width chroma rows are not addressable otherwise)."""
         if not self.spec.planar:
             return [array]
-        shape = self.shape
-        if len(shape) == 3 and shape[0] == 3:
+        if self.spec.stacking == "444":
             return [array[0], array[1], array[2]]
+        n = len(self.spec.planes)
         planes: list[np.ndarray] = []
-        row = 0
-        for i in range(len(self.spec.planes)):
-            pshape = self.plane_shape(i)
-            comp = pshape[2] if len(pshape) == 3 else 1
-            width_items = pshape[1] * comp
-            if width_items == self.width:
-                block = array[row : row + pshape[0]]
+        if self.full_width_rows:
+            row = 0
+            for i in range(n):
+                pshape = self.plane_shape(i)
+                planes.append(array[row : row + pshape[0]].reshape(pshape))
                 row += pshape[0]
-            else:
-                nrows = pshape[0] // 2
-                block = array[row : row + nrows].reshape(pshape[0], width_items)
-                row += nrows
-            planes.append(block.reshape(pshape) if comp > 1 else block)
+            return planes
+        flat = np.ascontiguousarray(array).reshape(-1)
+        offsets, _ = self.tight_layout()
+        item = self.dtype.itemsize
+        for i in range(n):
+            pshape = self.plane_shape(i)
+            count = int(np.prod(pshape))
+            start = offsets[i] // item
+            planes.append(flat[start : start + count].reshape(pshape))
         return planes
 
     def copy_into(self, planes: list[np.ndarray], dest: np.ndarray) -> None:
@@ -452,11 +509,20 @@ def layout_from_caps(caps: Any) -> Layout:
     st = caps.get_structure(0)
     name = st.get_name()
     fmt = st.get_string("format")
+    if name in ("video/x-raw", "audio/x-raw") and fmt is None:
+        raise CapsError(
+            f"caps {caps.to_string()!r} have no fixed format; add format=... (one of "
+            + ", ".join(VIDEO_FORMATS if name == "video/x-raw" else AUDIO_FORMATS)
+            + ")"
+        )
     if name == "video/x-raw":
         if fmt not in VIDEO_FORMATS:
             raise _unsupported(str(fmt), "video")
         GstVideo = _gi.GstVideo()
-        info = GstVideo.VideoInfo.new_from_caps(caps)
+        try:
+            info = GstVideo.VideoInfo.new_from_caps(caps)
+        except TypeError:  # PyGObject: "constructor returned NULL"
+            info = None
         if info is None:
             raise CapsError(
                 f"caps {caps.to_string()!r} are incomplete: video/x-raw needs format, "
@@ -486,7 +552,20 @@ def layout_from_caps(caps: Any) -> Layout:
             raise CapsError(f"caps {caps.to_string()!r} need rate and channels")
         layout = st.get_string("layout") or "interleaved"
         GstAudio = _gi.module("GstAudio")
-        info = GstAudio.AudioInfo.new_from_caps(caps)
+        if not st.has_field("layout"):  # interleaved is GStreamer's usual default
+            text = st.to_string().rstrip(";")
+            caps = _gi.Gst().Caps.from_string(f"{text},layout=interleaved")
+        try:
+            info = GstAudio.AudioInfo.new_from_caps(caps)
+        except TypeError:  # PyGObject: "constructor returned NULL"
+            info = None
+        if info is None:
+            raise CapsError(
+                f"caps {caps.to_string()!r} are not valid raw audio caps: they need format, "
+                "rate, channels and layout=interleaved or layout=non-interleaved, and more "
+                "than 2 channels need a channel-mask, e.g. "
+                f"channel-mask=(bitmask)0x{(1 << channels) - 1:x} (0x0: unpositioned)"
+            )
         return AudioLayout(
             format=fmt,
             rate=rate,
@@ -527,7 +606,11 @@ def video_caps(
     dt = np.dtype(dtype)
     if format is None:
         if len(shape) == 2:
-            format = "GRAY8" if dt.itemsize == 1 else ("GRAY16_BE" if dt.byteorder == ">" else "GRAY16_LE")
+            format = (
+                "GRAY8"
+                if dt.itemsize == 1
+                else ("GRAY16_BE" if dt.byteorder == ">" else "GRAY16_LE")
+            )
         elif len(shape) == 3 and shape[2] in _GUESS_BY_CHANNELS and dt.itemsize == 1:
             format = _GUESS_BY_CHANNELS[shape[2]]
         elif len(shape) == 3 and shape[2] == 4 and dt.itemsize == 2:
@@ -540,18 +623,24 @@ def video_caps(
     if format not in VIDEO_FORMATS:
         raise _unsupported(format, "video")
     spec = VIDEO_FORMATS[format]
-    if spec.planar:
-        if len(shape) == 3 and shape[0] == 3:
-            height, width = shape[1], shape[2]
-        elif spec.planes[1] in (_P420, _UV420):
-            height, width = shape[0] * 2 // 3, shape[1]
-        elif spec.planes[1] in (_P422, _UV422):
-            height, width = shape[0] // 2, shape[1]
-        else:
-            height, width = shape[0] // 3, shape[1]
+    if len(shape) < 2:
+        raise CapsError(f"a video frame needs at least 2 dimensions, got shape {shape}")
+    stacking = spec.stacking
+    if stacking == "444" and len(shape) == 3 and shape[0] == 3:
+        height, width = shape[1], shape[2]
+    elif stacking == "420" and len(shape) == 2 and shape[0] % 3 == 0:
+        height, width = shape[0] * 2 // 3, shape[1]
+    elif stacking == "422" and len(shape) == 2 and shape[0] % 2 == 0:
+        height, width = shape[0] // 2, shape[1]
+    elif spec.planar:
+        raise CapsError(
+            f"shape {shape} is not a one-array {format} frame; expected "
+            + {"444": "(3, height, width)", "420": "(height * 3 // 2, width)"}.get(
+                stacking, "(height * 2, width)" if stacking else "a list of planes"
+            )
+            + "; for odd sizes pass width and height to the caps directly"
+        )
     else:
-        if len(shape) < 2:
-            raise CapsError(f"a video frame needs at least 2 dimensions, got shape {shape}")
         height, width = shape[0], shape[1]
     caps = f"video/x-raw,format={format},width={width},height={height}"
     rate = _fps_str(fps)

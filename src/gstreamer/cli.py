@@ -1,29 +1,135 @@
 """The ``gstreamer`` command line (also ``python -m gstreamer``).
 
+Subcommands, in gst-launch / gst-inspect habits::
+
+    gstreamer demo                         record generated frames to video.mp4
+    gstreamer appsrc -p PIPELINE -n N      push N generated frames into PIPELINE's appsrc
+    gstreamer appsink -p PIPELINE          print (or --save) the frames PIPELINE produces
+    gstreamer launch PIPELINE ...          run a pipeline to EOS (Ctrl-C sends EOS first)
+    gstreamer serve rtsp|tcp|http|udp      serve generated frames (or --from a file/pipeline)
+    gstreamer doctor                       versions, installed elements, missing packages
+
 Only this module configures logging.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
-from typing import Optional, Sequence
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Optional, TextIO
 
 import numpy as np
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("gstreamer.cli")
 
 
-def _demo_frames(n: int, width: int, height: int) -> "np.ndarray":
-    """A moving colour gradient: deterministic, cheap, easy to recognise."""
+class UsageError(Exception):
+    """A wrong command line value (exit code 2)."""
+
+
+# -- shared helpers ------------------------------------------------------------------------
+
+
+def _demo_frames(n: int, width: int, height: int) -> np.ndarray:
+    """A colour gradient: deterministic, cheap, easy to recognise."""
     ys, xs = np.mgrid[0:height, 0:width]
     base = np.empty((height, width, 3), np.uint8)
     base[..., 0] = (xs * 255 // max(1, width - 1)).astype(np.uint8)
     base[..., 1] = (ys * 255 // max(1, height - 1)).astype(np.uint8)
     return base
+
+
+class _Pattern:
+    """Generated RGB frames: the demo gradient with a moving bar and a changing blue."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.base = _demo_frames(0, width, height)
+        self.width = width
+
+    def frame(self, i: int) -> np.ndarray:
+        frame = self.base.copy()
+        frame[..., 2] = (i * 4) & 0xFF
+        bar = (i * 4) % max(1, self.width)
+        frame[:, bar : bar + max(1, self.width // 32)] = 255
+        return frame
+
+
+def _generic_frames(shape: tuple[int, ...], dtype: Any) -> Callable[[int], np.ndarray]:
+    """Frames of any shape/dtype: a ramp that shifts by one step per frame."""
+    dt = np.dtype(dtype)
+    size = int(np.prod(shape))
+    if dt.kind == "f":
+        ramp = (np.arange(size, dtype=np.float64) % 256 / 255.0 - 0.5).astype(dt)
+    else:
+        top = 256 if dt.itemsize == 1 else 65536
+        ramp = (np.arange(size, dtype=np.int64) % top).astype(dt)
+    ramp = ramp.reshape(shape)
+
+    def make(i: int) -> np.ndarray:
+        return np.roll(ramp, i * 3, axis=-1 if len(shape) == 1 else 1)
+
+    return make
+
+
+class _Rate:
+    """Prints live throughput (frames per second) to a stream at most every ``every`` s."""
+
+    def __init__(self, stream: TextIO, unit: str = "frames", every: float = 1.0) -> None:
+        self.stream = stream
+        self.unit = unit
+        self.every = every
+        self.start = time.perf_counter()
+        self._last = self.start
+        self._printed = False
+
+    def update(self, count: int, total: Optional[int] = None, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._last < self.every:
+            return
+        self._last = now
+        elapsed = max(now - self.start, 1e-9)
+        done = f"{count}/{total}" if total else str(count)
+        end = "\r" if self.stream.isatty() else "\n"
+        print(f"{done} {self.unit}, {count / elapsed:.1f} fps", end=end, file=self.stream)
+        self._printed = True
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self._printed and self.stream.isatty():
+            print(file=self.stream)
+
+
+def _fmt_time(ns: int) -> str:
+    seconds = ns / 1e9
+    minutes, seconds = divmod(seconds, 60)
+    return f"{int(minutes):02d}:{seconds:04.1f}"
+
+
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+        return value
+
+    return parse
+
+
+# -- demo ----------------------------------------------------------------------------------
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -48,7 +154,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     base = _demo_frames(n, width, height)
     frame = base.copy()
     start = time.perf_counter()
-    with GstVideoSink(command, width=width, height=height, fps=fps) as sink:
+    sink = GstVideoSink(command, width=width, height=height, fps=fps)
+    with sink:
         for i in range(n):
             frame = base.copy()
             frame[..., 2] = (i * 255 // max(1, n - 1)) & 0xFF
@@ -64,6 +171,494 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"({n / elapsed:.1f} fps){' and showed them in a window' if show else ''}"
     )
     return 0
+
+
+# -- appsrc --------------------------------------------------------------------------------
+
+
+def cmd_appsrc(args: argparse.Namespace) -> int:
+    """The tutorial's run_appsrc: generated frames into the pipeline's appsrc."""
+    from . import _gi
+    from .appsrc import AppSrcFeeder
+    from .caps import AudioLayout, layout_from_caps
+    from .errors import CapsError
+    from .pipeline import GstPipeline
+
+    pipeline = GstPipeline(args.pipeline)
+    state: dict[str, Any] = {}
+
+    def configure() -> None:
+        GstApp = _gi.GstApp()
+        appsrcs = pipeline.get_by_cls(GstApp.AppSrc)
+        if len(appsrcs) != 1:
+            raise CapsError(
+                f"the pipeline needs exactly one appsrc, found {len(appsrcs)}: "
+                "e.g. -p 'appsrc caps=video/x-raw,format=RGB,width=640,height=480,"
+                "framerate=30/1 ! videoconvert ! autovideosink'"
+            )
+        appsrc = appsrcs[0]
+        caps = appsrc.get_property("caps")
+        if caps is None:
+            raise CapsError(
+                "the appsrc has no caps, so the frame size is unknown: give them in the "
+                "pipeline, e.g. appsrc caps=video/x-raw,format=RGB,width=640,height=480,"
+                "framerate=30/1"
+            )
+        layout = layout_from_caps(caps)
+        fps = getattr(layout, "fps", None) or Fraction(30)
+        state["layout"] = layout
+        state["feeder"] = AppSrcFeeder(
+            appsrc, layout, fps=fps, backpressure="block", check=pipeline.raise_for_error
+        )
+
+    pipeline._on_pipeline_init = configure  # type: ignore[method-assign]
+    pipeline.startup()
+    try:
+        layout = state["layout"]
+        feeder: AppSrcFeeder = state["feeder"]
+        if isinstance(layout, AudioLayout):
+            samples = max(1, layout.rate // 50)
+            make = _generic_frames(layout.shape_for(samples), layout.dtype)
+            what = f"{samples} samples x {layout.channels} ch {layout.format} @ {layout.rate} Hz"
+        else:
+            shape = layout.shape
+            if layout.format in ("RGB", "BGR") and len(shape) == 3:
+                pattern = _Pattern(layout.width, layout.height)
+                make = pattern.frame
+            else:
+                make = _generic_frames(shape, layout.dtype)
+            what = f"{layout.width}x{layout.height} {layout.format}"
+        frames = [make(i) for i in range(min(args.num_buffers, 64))]
+        rate = _Rate(sys.stderr, "frames")
+        n = args.num_buffers
+        for i in range(n):
+            feeder.push(frames[i % len(frames)])
+            if not args.quiet:
+                rate.update(i + 1, n)
+        elapsed = time.perf_counter() - rate.start
+        if not args.quiet:
+            rate.finish()
+        pipeline.shutdown(timeout=args.timeout)
+    finally:
+        pipeline.shutdown(timeout=args.timeout, raise_errors=False)
+    print(f"pushed {n} buffers ({what}) in {elapsed:.2f} s ({n / max(elapsed, 1e-9):.1f} fps)")
+    return 0
+
+
+# -- appsink -------------------------------------------------------------------------------
+
+
+def cmd_appsink(args: argparse.Namespace) -> int:
+    """Print each frame's shape and pts, or save the frames as .npy files."""
+    from .reader import Reader
+
+    save: Optional[Path] = Path(args.save) if args.save else None
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with Reader(args.pipeline, format=args.format, timeout=args.timeout) as reader:
+        for frame in reader:
+            data = frame.data
+            pts = "none" if frame.pts is None else f"{frame.pts / 1e9:.6f}"
+            if save is not None:
+                array = (
+                    data
+                    if isinstance(data, np.ndarray)
+                    else np.concatenate([p.reshape(-1) for p in data])
+                )
+                np.save(save / f"frame_{count:06d}.npy", array)
+            if not args.quiet:
+                dtype = data.dtype if isinstance(data, np.ndarray) else data[0].dtype
+                print(f"frame {count} shape={frame.shape} dtype={dtype} pts={pts}", flush=True)
+            count += 1
+            if args.num_buffers is not None and count >= args.num_buffers:
+                break
+    where = f" to {save}" if save is not None else ""
+    print(f"{count} frames{where}", file=sys.stderr)
+    return 0
+
+
+# -- launch --------------------------------------------------------------------------------
+
+
+class _BufferCounter:
+    """Counts buffers reaching the first sink (for fps when the duration is unknown)."""
+
+    def __init__(self, gst_pipeline: Any) -> None:
+        from . import _gi
+        from .pipeline import iterate
+
+        Gst = _gi.Gst()
+        self.count = 0
+        self._pad: Any = None
+        self._probe = 0
+        sinks = iterate(gst_pipeline.iterate_sinks())
+        if sinks:
+            pads = iterate(sinks[0].iterate_sink_pads())
+            if pads:
+                self._pad = pads[0]
+                self._probe = self._pad.add_probe(Gst.PadProbeType.BUFFER, self._on_buffer)
+
+    def _on_buffer(self, pad: Any, info: Any) -> Any:
+        from . import _gi
+
+        self.count += 1
+        return _gi.Gst().PadProbeReturn.OK
+
+    def remove(self) -> None:
+        if self._pad is not None and self._probe:
+            self._pad.remove_probe(self._probe)
+            self._probe = 0
+
+
+class _Progress:
+    """A progress bar (known duration) or a live buffer rate, on stderr."""
+
+    def __init__(self, stream: TextIO, every: float = 0.5) -> None:
+        self.stream = stream
+        self.every = every
+        self.start = time.perf_counter()
+        self._last = 0.0
+        self._printed = False
+
+    def show(self, position: Optional[int], duration: Optional[int], buffers: int) -> None:
+        now = time.perf_counter()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        if duration and duration > 0 and position is not None and position >= 0:
+            frac = min(1.0, position / duration)
+            filled = int(frac * 30)
+            text = (
+                f"[{'#' * filled}{'-' * (30 - filled)}] {frac * 100:5.1f}% "
+                f"{_fmt_time(position)} / {_fmt_time(duration)}"
+            )
+        else:
+            elapsed = max(now - self.start, 1e-9)
+            text = f"{buffers} buffers, {buffers / elapsed:.1f} fps"
+            if position is not None and position >= 0:
+                text += f", at {_fmt_time(position)}"
+        end = "\r" if self.stream.isatty() else "\n"
+        print(text, end=end, file=self.stream)
+        self.stream.flush()
+        self._printed = True
+
+    def finish(self) -> None:
+        if self._printed and self.stream.isatty():
+            print(file=self.stream)
+
+
+def _query(gst_pipeline: Any, kind: str) -> Optional[int]:
+    from . import _gi
+
+    Gst = _gi.Gst()
+    query = gst_pipeline.query_duration if kind == "duration" else gst_pipeline.query_position
+    ok, value = query(Gst.Format.TIME)
+    if not ok or value < 0 or value == Gst.CLOCK_TIME_NONE:
+        return None
+    return int(value)
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    """Run a pipeline to EOS; Ctrl-C sends EOS first so files are finalised."""
+    from .pipeline import GstPipeline
+
+    description = " ".join(args.pipeline)
+    if not description.strip():
+        raise UsageError(
+            "give a pipeline, e.g.: gstreamer launch videotestsrc num-buffers=30 ! fakesink"
+        )
+    pipeline = GstPipeline(description)
+    with _interrupts_raise():
+        return _run_launch(args, pipeline)
+
+
+@contextlib.contextmanager
+def _interrupts_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt here, even when the parent ignored them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for sig in previous:
+        signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_launch(args: argparse.Namespace, pipeline: Any) -> int:
+    from .errors import TimeoutError
+
+    pipeline.startup()
+    counter = _BufferCounter(pipeline.pipeline)
+    progress = _Progress(sys.stderr)
+    interrupted = False
+    try:
+        try:
+            while True:
+                try:
+                    pipeline.wait(0.1)
+                    break
+                except TimeoutError:
+                    pass
+                if not args.quiet:
+                    gst = pipeline.pipeline
+                    progress.show(_query(gst, "position"), _query(gst, "duration"), counter.count)
+        except KeyboardInterrupt:
+            interrupted = True
+            if not args.quiet:
+                progress.finish()
+            print(
+                "gstreamer: interrupted, sending end-of-stream so files are finalised "
+                "(Ctrl-C again to stop at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+            pipeline.send_eos()
+            try:
+                pipeline.wait(args.eos_timeout)
+            except KeyboardInterrupt:
+                print("gstreamer: stopped without end-of-stream", file=sys.stderr)
+                pipeline.shutdown(eos=False, raise_errors=False)
+                return 130
+        if not args.quiet:
+            progress.finish()
+        elapsed = time.perf_counter() - progress.start
+        pipeline.shutdown(eos=False)
+    finally:
+        counter.remove()
+        pipeline.shutdown(eos=False, raise_errors=False)
+    status = "interrupted; end of stream reached" if interrupted else "end of stream"
+    print(f"{status} after {elapsed:.2f} s, {counter.count} buffers", file=sys.stderr)
+    return 130 if interrupted else 0
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+_DEFAULT_PORTS = {"rtsp": 8554, "tcp": 5000, "http": 8080, "udp": 5004}
+
+
+def _make_server(args: argparse.Namespace, width: int, height: int, fps: Fraction) -> Any:
+    from . import streaming
+
+    port = _DEFAULT_PORTS[args.kind] if args.port is None else args.port
+    common: dict[str, Any] = {"fps": fps, "port": port, "host": args.host}
+    if args.kind == "rtsp":
+        return streaming.RtspServer(
+            width,
+            height,
+            mount=args.mount,
+            username=args.user,
+            password=args.password,
+            bitrate=args.bitrate,
+            **common,
+        )
+    if args.kind == "tcp":
+        return streaming.TcpServer(
+            width, height, container=args.container, bitrate=args.bitrate, **common
+        )
+    if args.kind == "http":
+        return streaming.MjpegServer(width, height, quality=args.quality, **common)
+    return streaming.UdpSender(width, height, codec=args.codec, **common)
+
+
+def _check_serve_args(args: argparse.Namespace) -> None:
+    from .streaming import check_host, check_mount, check_port
+
+    try:
+        check_host(args.host)
+        if args.port is not None:
+            check_port(args.port)
+        if args.kind == "rtsp":
+            check_mount(args.mount)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if (args.user is None) != (args.password is None):
+        raise UsageError("give both --user and --password, or neither")
+    if args.kind != "rtsp" and args.user is not None:
+        raise UsageError("--user/--password are only for rtsp")
+    if args.kind == "udp" and args.port == 0:
+        raise UsageError("udp sends to a receiver: give its --port (not 0)")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve generated frames (or frames from --from) until Ctrl-C, --duration or -n."""
+    _check_serve_args(args)
+    fps = Fraction(args.fps).limit_denominator(1001000)
+    reader: Any = None
+    first: Optional[np.ndarray] = None
+    if args.source is not None:
+        from .reader import Reader
+
+        reader = Reader(
+            args.source, format="RGB", width=args.width, height=args.height, timeout=args.timeout
+        )
+    try:
+        if reader is not None:
+            frame = reader.read()
+            if frame is None:
+                raise UsageError(f"--from {args.source!r} produced no frames")
+            first = np.asarray(frame.data)
+            height, width = first.shape[:2]
+            fps = reader.fps or fps
+        else:
+            width, height = args.width or 640, args.height or 480
+        server = _make_server(args, width, height, fps)
+        with _interrupts_raise():
+            return _serve_loop(args, server, reader, first, fps)
+    finally:
+        if reader is not None:
+            reader.close()
+
+
+def _serve_loop(
+    args: argparse.Namespace, server: Any, reader: Any, first: Optional[np.ndarray], fps: Fraction
+) -> int:
+    pattern = _Pattern(server.width, server.height) if reader is None else None
+    period = 1.0 / float(fps)
+    sent = 0
+    with server:
+        print(f"serving {server.url} ({server.width}x{server.height} @ {float(fps):g} fps)")
+        sys.stdout.flush()
+        start = time.monotonic()
+        rate = _Rate(sys.stderr, "frames", every=5.0)
+        try:
+            i = 0
+            while True:
+                if args.num_buffers is not None and i >= args.num_buffers:
+                    break
+                if args.duration is not None and time.monotonic() - start >= args.duration:
+                    break
+                if pattern is not None:
+                    frame = pattern.frame(i)
+                elif i == 0 and first is not None:
+                    frame = first
+                else:
+                    got = reader.read()
+                    if got is None:
+                        break
+                    frame = np.asarray(got.data)
+                delay = start + i * period - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                if server.push(frame):
+                    sent += 1
+                i += 1
+                if not args.quiet:
+                    rate.update(i)
+        except KeyboardInterrupt:
+            print("gstreamer: interrupted, stopping the server", file=sys.stderr)
+        if not args.quiet:
+            rate.finish()
+    print(f"served {sent} frames", file=sys.stderr)
+    return 0
+
+
+# -- doctor --------------------------------------------------------------------------------
+
+CORE_ELEMENTS = ("appsrc", "appsink", "videoconvert", "videoscale", "videotestsrc", "queue")
+KEY_ELEMENTS = (
+    "x264enc",
+    "openh264enc",
+    "h264parse",
+    "avdec_h264",
+    "mp4mux",
+    "matroskamux",
+    "mpegtsmux",
+    "jpegenc",
+    "jpegdec",
+    "rtph264pay",
+    "rtph264depay",
+    "rtpjpegpay",
+    "rtspsrc",
+    "udpsink",
+    "udpsrc",
+    "tcpserversink",
+    "decodebin",
+    "autovideosink",
+)
+
+
+def _hardware_encoders() -> list[str]:
+    try:
+        from .encoders import HARDWARE_ENCODERS
+    except ImportError:  # pragma: no cover - encoders is optional here
+        return ["vah264enc", "vaapih264enc", "nvh264enc", "v4l2h264enc"]
+    names: list[str] = []
+    for group in HARDWARE_ENCODERS.values():
+        names.extend(n for n in group if n not in names)
+    return names
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Versions, installed elements and the Debian package for each missing one."""
+    import platform
+
+    from . import __version__, _gi
+    from .errors import GstNotAvailableError, package_for
+
+    out = sys.stdout
+    print(f"gstreamer-numpy {__version__}", file=out)
+    print(f"Python {platform.python_version()}, NumPy {np.__version__}", file=out)
+    try:
+        import gi
+
+        print(f"PyGObject {gi.__version__}", file=out)
+        Gst = _gi.ensure_init()
+    except (ImportError, GstNotAvailableError) as exc:
+        print(f"FAIL: {exc}", file=out)
+        return 1
+    print(f"GStreamer {Gst.version_string().split()[-1]}", file=out)
+    from .buffers import zero_copy_available
+
+    print(f"zero-copy buffers: {'yes' if zero_copy_available() else 'no (one copy)'}", file=out)
+    try:
+        _gi.module("GstRtspServer")
+        print("RTSP server typelib (GstRtspServer 1.0): ok", file=out)
+    except GstNotAvailableError:
+        print(
+            "RTSP server typelib (GstRtspServer 1.0): MISSING  "
+            "apt-get install gir1.2-gst-rtsp-server-1.0",
+            file=out,
+        )
+
+    def report(names: Sequence[str]) -> list[str]:
+        missing = []
+        for name in names:
+            if Gst.ElementFactory.find(name) is not None:
+                print(f"  {name:<16} ok", file=out)
+            else:
+                missing.append(name)
+                package = package_for(name)
+                fix = f"apt-get install {package}" if package else "(package unknown)"
+                print(f"  {name:<16} MISSING  {fix}", file=out)
+        return missing
+
+    print("core elements:", file=out)
+    core_missing = report(CORE_ELEMENTS)
+    print("key elements:", file=out)
+    report(KEY_ELEMENTS)
+    hardware = [n for n in _hardware_encoders() if Gst.ElementFactory.find(n) is not None]
+    print(
+        "hardware encoders: "
+        + (", ".join(hardware) if hardware else "none (optional; software x264enc is used)"),
+        file=out,
+    )
+    if core_missing:
+        print("FAIL: core elements are missing", file=out)
+        return 1
+    print("OK: the core works", file=out)
+    return 0
+
+
+# -- parser and main -----------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +680,110 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-window", action="store_true", help="never open a window")
     demo.add_argument("--progress", action="store_true", help="print live fps")
     demo.set_defaults(func=cmd_demo)
+
+    appsrc = sub.add_parser(
+        "appsrc",
+        help="push generated frames into a pipeline's appsrc (size from its caps)",
+        description="Push generated frames into the appsrc of PIPELINE; the frame size, "
+        "format and rate come from the appsrc's caps. Live fps goes to stderr.",
+    )
+    appsrc.add_argument(
+        "-p",
+        "--pipeline",
+        required=True,
+        help="e.g. 'appsrc caps=video/x-raw,format=RGB,width=640,height=480,"
+        "framerate=30/1 ! videoconvert ! x264enc ! mp4mux ! filesink location=out.mp4'",
+    )
+    appsrc.add_argument(
+        "-n", "--num-buffers", type=_positive(int), default=100, help="frames (100)"
+    )
+    appsrc.add_argument("-q", "--quiet", action="store_true", help="no live fps")
+    appsrc.add_argument("--timeout", type=_positive(float), default=10.0, help="EOS wait (10 s)")
+    appsrc.set_defaults(func=cmd_appsrc)
+
+    appsink = sub.add_parser(
+        "appsink",
+        help="print the shape and pts of each frame a pipeline produces, or save them",
+        description="Read frames from PIPELINE (a pipeline ending in appsink, the start of "
+        "one, or a file) and print each frame's shape and pts, or save them as .npy.",
+    )
+    appsink.add_argument(
+        "-p", "--pipeline", required=True, help="e.g. 'videotestsrc num-buffers=10'"
+    )
+    appsink.add_argument("-n", "--num-buffers", type=_positive(int), help="stop after N frames")
+    appsink.add_argument("--save", metavar="DIR", help="save frames as DIR/frame_000000.npy ...")
+    appsink.add_argument("--format", default="RGB", help="raw format to convert to (RGB)")
+    appsink.add_argument("-q", "--quiet", action="store_true", help="do not print each frame")
+    appsink.add_argument(
+        "--timeout", type=_positive(float), default=10.0, help="wait per frame (10 s)"
+    )
+    appsink.set_defaults(func=cmd_appsink)
+
+    launch = sub.add_parser(
+        "launch",
+        help="run a pipeline to end of stream (like gst-launch-1.0 -e)",
+        description="Run PIPELINE until end of stream, with a progress bar when the duration "
+        "is known and live fps otherwise (on stderr). Ctrl-C sends end-of-stream first, so "
+        "files are finalised. Exit code 0 on EOS, 1 on error, 130 after Ctrl-C.",
+    )
+    launch.add_argument("pipeline", nargs=argparse.REMAINDER, help="the pipeline description")
+    launch.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    launch.add_argument(
+        "--eos-timeout",
+        type=_positive(float),
+        default=10.0,
+        help="after Ctrl-C, how long to wait for end of stream (10 s)",
+    )
+    launch.set_defaults(func=cmd_launch)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve generated frames (or --from a file/pipeline) over rtsp, tcp, http or udp",
+        description="Serve frames until Ctrl-C, --duration or --num-buffers. rtsp: H.264 at "
+        "rtsp://HOST:PORT/stream; tcp: H.264 in MPEG-TS; http: MJPEG page at "
+        "http://HOST:PORT/; udp: RTP to HOST:PORT. Binds to 127.0.0.1 unless --host is given. "
+        "The first line on stdout is the URL.",
+    )
+    serve.add_argument("kind", choices=sorted(_DEFAULT_PORTS), help="protocol")
+    serve.add_argument(
+        "--port",
+        type=int,
+        help="port (rtsp 8554, tcp 5000, http 8080, udp 5004; 0 picks a free one)",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (udp: destination) (127.0.0.1)"
+    )
+    serve.add_argument(
+        "--from",
+        dest="source",
+        metavar="PIPELINE_OR_FILE",
+        help="frames from a file, URI or pipeline start instead of a generated pattern",
+    )
+    serve.add_argument("--width", type=_positive(int), help="frame width (640, or the source's)")
+    serve.add_argument("--height", type=_positive(int), help="frame height (480, or the source's)")
+    serve.add_argument("--fps", type=_positive(float), default=30.0, help="frame rate (30)")
+    serve.add_argument("--duration", type=_positive(float), help="stop after SECONDS")
+    serve.add_argument("-n", "--num-buffers", type=_positive(int), help="stop after N frames")
+    serve.add_argument("--mount", default="/stream", help="rtsp: mount point (/stream)")
+    serve.add_argument("--user", help="rtsp: require this user name")
+    serve.add_argument("--password", help="rtsp: and this password")
+    serve.add_argument("--bitrate", type=_positive(int), help="rtsp/tcp: H.264 kbit/s")
+    serve.add_argument("--container", choices=("mpegts", "matroska"), default="mpegts")
+    serve.add_argument("--codec", choices=("h264", "jpeg"), default="h264", help="udp payload")
+    serve.add_argument("--quality", type=int, default=85, help="http: JPEG quality (85)")
+    serve.add_argument("-q", "--quiet", action="store_true", help="no live fps")
+    serve.add_argument(
+        "--timeout", type=_positive(float), default=10.0, help="--from: wait per frame (10 s)"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the installation: versions, elements, and packages to install",
+        description="Print GStreamer and PyGObject versions, which key elements are "
+        "installed and the Debian package for each missing one. Exit 0 when the core works.",
+    )
+    doctor.set_defaults(func=cmd_doctor)
     return parser
 
 
@@ -100,8 +799,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         return int(args.func(args))
-    except GstError as exc:
-        print(f"gstreamer: error: {exc}", file=sys.stderr)
+    except UsageError as exc:
+        print(f"gstreamer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (GstError, ValueError) as exc:
+        print(f"gstreamer {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from types import TracebackType
 from typing import Any, Callable, Optional
@@ -12,10 +13,44 @@ from .errors import GstError, TimeoutError
 
 __all__ = ["GstContext", "main_loop_running"]
 
-log = logging.getLogger("gstreamer")
+log = logging.getLogger("gstreamer.GstContext")
 
 _running: set[GstContext] = set()
 _running_lock = threading.Lock()
+
+# Loop thread ident -> its context. PyGObject reports an exception raised by a callback
+# that runs in the loop (idle/timeout sources, signal handlers) through sys.excepthook and
+# then carries on; while a context runs, our hook keeps such exceptions on the context.
+_loop_threads: dict[int, GstContext] = {}
+_previous_excepthook: Optional[Callable[..., Any]] = None
+_hook_users = 0  # loop threads started and not yet finished (guarded by _running_lock)
+
+
+def _excepthook(
+    exc_type: type[BaseException], exc: BaseException, tb: Optional[TracebackType]
+) -> None:
+    context = _loop_threads.get(threading.get_ident())
+    if context is not None:
+        context._keep(exc)
+        return
+    hook = _previous_excepthook or sys.__excepthook__
+    hook(exc_type, exc, tb)
+
+
+def _install_hook() -> None:
+    global _previous_excepthook, _hook_users
+    _hook_users += 1
+    if sys.excepthook is not _excepthook:
+        _previous_excepthook = sys.excepthook
+        sys.excepthook = _excepthook
+
+
+def _uninstall_hook() -> None:
+    global _previous_excepthook, _hook_users
+    _hook_users -= 1
+    if _hook_users <= 0 and sys.excepthook is _excepthook:
+        sys.excepthook = _previous_excepthook or sys.__excepthook__
+        _previous_excepthook = None
 
 
 def main_loop_running() -> bool:
@@ -32,8 +67,9 @@ class GstContext:
     server and GLib timeouts. Pipelines themselves work without it.
 
     It is a context manager; :meth:`startup` after :meth:`shutdown` starts a new loop.
-    An exception escaping the loop, or raised by a callback given to :meth:`call`, is kept
-    and raised by :meth:`shutdown`.
+    An exception raised in the loop thread (by a GLib callback, a signal handler or a
+    function given to :meth:`call`) is kept, and raised by :meth:`raise_for_error` and
+    :meth:`shutdown` in the caller's thread; it is never printed and dropped.
     """
 
     def __init__(self) -> None:
@@ -41,7 +77,7 @@ class GstContext:
         self._thread: Optional[threading.Thread] = None
         self._error: Optional[BaseException] = None
         self._lock = threading.Lock()
-        self.log = logging.getLogger("gstreamer.GstContext")
+        self.log = log
 
     def __repr__(self) -> str:
         return f"<GstContext running={self.is_running}>"
@@ -60,7 +96,18 @@ class GstContext:
 
     @property
     def is_running(self) -> bool:
+        """True while the loop thread is alive."""
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def error(self) -> Optional[BaseException]:
+        """The first exception raised in the loop thread and not yet raised, if any."""
+        return self._error
+
+    def _keep(self, exc: BaseException) -> None:
+        if self._error is None:
+            self._error = exc
+        log.debug("exception in the GLib main loop thread: %r", exc)
 
     def startup(self) -> None:
         """Start the loop thread (no-op if it is already running)."""
@@ -75,41 +122,73 @@ class GstContext:
             self._thread = threading.Thread(
                 target=self._run, args=(self._loop, started), name="GstContext", daemon=True
             )
+            with _running_lock:
+                _install_hook()
             self._thread.start()
-            started.wait(5)
+            if not started.wait(10):  # pragma: no cover - a stuck default main context
+                raise TimeoutError("the GLib main loop did not start within 10 s")
             with _running_lock:
                 _running.add(self)
 
     def _run(self, loop: Any, started: threading.Event) -> None:
         GLib = _gi.GLib()
-        GLib.idle_add(lambda: started.set() and False)
+        ident = threading.get_ident()
+        with _running_lock:
+            _loop_threads[ident] = self
+
+        def _started() -> bool:
+            started.set()
+            return False
+
+        GLib.idle_add(_started)
         try:
             loop.run()
         except BaseException as exc:  # kept, re-raised by shutdown()
-            self._error = exc
+            self._keep(exc)
         finally:
             started.set()
+            with _running_lock:
+                _loop_threads.pop(ident, None)
+                _uninstall_hook()
 
     def call(self, func: Callable[..., Any], *args: Any) -> None:
-        """Run ``func(*args)`` once in the loop thread; an exception is kept for shutdown()."""
+        """Run ``func(*args)`` once in the loop thread; an exception is kept for the caller."""
         GLib = _gi.GLib()
 
         def _once() -> bool:
             try:
                 func(*args)
             except BaseException as exc:
-                if self._error is None:
-                    self._error = exc
-                log.debug("callback %r raised %r", func, exc)
+                self._keep(exc)
             return False
 
         GLib.idle_add(_once)
 
-    def shutdown(self, timeout: float = 2.0, *, raise_errors: bool = True) -> None:
-        """Quit the loop and join its thread (at most ``timeout`` seconds).
+    def raise_for_error(self) -> None:
+        """Raise (once) the exception kept from the loop thread; no-op if there is none.
 
-        Raises the exception the loop thread kept, if any, or :class:`TimeoutError` when the
-        thread did not stop in time.
+        Raises
+        ------
+        GstError
+            The kept exception if it is one, else a :class:`GstError` caused by it.
+        """
+        error, self._error = self._error, None
+        if error is None:
+            return
+        if isinstance(error, GstError):
+            raise error
+        raise GstError(f"exception in the GLib main loop thread: {error!r}") from error
+
+    def shutdown(self, timeout: float = 2.0, *, raise_errors: bool = True) -> None:
+        """Quit the loop and join its thread, waiting at most ``timeout`` seconds; idempotent.
+
+        Raises
+        ------
+        GstError
+            An exception was raised in the loop thread (see :meth:`raise_for_error`).
+        TimeoutError
+            The thread did not stop in time (a callback is still running); calling
+            :meth:`shutdown` again later joins it.
         """
         with self._lock:
             loop, thread = self._loop, self._thread
@@ -121,12 +200,12 @@ class GstContext:
                 thread.join(timeout)
                 if thread.is_alive():
                     if raise_errors:
-                        raise TimeoutError(f"GLib main loop did not stop within {timeout} s")
+                        raise TimeoutError(
+                            f"GLib main loop did not stop within {timeout} s "
+                            "(a callback in the loop thread is still running)"
+                        )
                     return
             self._loop = None
             self._thread = None
-            error, self._error = self._error, None
-        if error is not None and raise_errors:
-            if isinstance(error, GstError):
-                raise error
-            raise GstError(f"exception in the GLib main loop thread: {error!r}") from error
+        if raise_errors:
+            self.raise_for_error()

@@ -8,7 +8,8 @@
     │   ├── ParseError(ValueError)             the pipeline description does not parse
     │   │   └── MissingElementError            an element is not installed (names the package)
     │   ├── NegotiationError                   caps could not be negotiated ("not-negotiated")
-    │   └── StateChangeError                   a state change failed
+    │   ├── StateChangeError                   a state change failed
+    │   └── SourceNotFoundError(FileNotFoundError)  the file to read does not exist
     ├── CapsError(ValueError)                  array shape/dtype and caps disagree; bad format
     ├── BufferError(BufferError)               mapping a buffer failed / wrong writability
     ├── LifecycleError(RuntimeError)           started twice, used before start
@@ -34,6 +35,7 @@ __all__ = [
     "NegotiationError",
     "ParseError",
     "PipelineError",
+    "SourceNotFoundError",
     "StateChangeError",
     "TimeoutError",
 ]
@@ -123,6 +125,14 @@ class NegotiationError(PipelineError):
 
 class StateChangeError(PipelineError):
     """The pipeline refused to change state."""
+
+
+class SourceNotFoundError(PipelineError, FileNotFoundError):
+    """The file to read does not exist (found before any pipeline is built)."""
+
+    def __init__(self, message: str, *, filename: Optional[str] = None) -> None:
+        super().__init__(message, hint="check the path; relative paths use the working directory")
+        self.filename = filename
 
 
 class CapsError(GstError, ValueError):
@@ -234,7 +244,7 @@ def from_gerror(gerror: Any, debug: Optional[str], element: Optional[str]) -> Pi
     text = f"{message} {debug or ''}"
     if "not-negotiated" in text or "not negotiated" in text.lower():
         return NegotiationError(
-            message,
+            f"caps could not be negotiated (not-negotiated): {message}",
             element=element,
             debug=debug,
             domain=domain,
@@ -244,6 +254,4 @@ def from_gerror(gerror: Any, debug: Optional[str], element: Optional[str]) -> Pi
     hint = None
     if domain == "gst-resource-error-quark":
         hint = "check that the file, device or address exists and is accessible"
-    return PipelineError(
-        message, element=element, debug=debug, domain=domain, code=code, hint=hint
-    )
+    return PipelineError(message, element=element, debug=debug, domain=domain, code=code, hint=hint)

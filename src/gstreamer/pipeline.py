@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from types import TracebackType
 from typing import Any, Callable, Optional
 
@@ -22,6 +21,7 @@ from .context import main_loop_running
 from .errors import (
     LifecycleError,
     MissingElementError,
+    NegotiationError,
     ParseError,
     PipelineError,
     StateChangeError,
@@ -50,19 +50,19 @@ def _split_links(description: str) -> list[tuple[int, int]]:
 
 
 def _locate_syntax_error(description: str) -> Optional[tuple[int, int]]:
-    """Find the first ``!``-separated part that makes the description fail to parse."""
+    """Span of the first ``!``-separated part that makes the description fail to parse."""
     Gst = _gi.Gst()
-    spans = _split_links(description)
-    for idx, (a, b) in enumerate(spans):
-        part = description[a:b].strip()
-        if not part:
+    GLib = _gi.GLib()
+    syntax = (int(Gst.ParseError.SYNTAX), int(Gst.ParseError.EMPTY))
+    for a, b in _split_links(description):
+        part = description[a:b]
+        if not part.strip():
             return (a, b)
         try:
             Gst.parse_launch(part)
-        except Exception as exc:
-            if getattr(exc, "code", None) == int(Gst.ParseError.SYNTAX) or "syntax" in str(exc):
+        except GLib.Error as exc:
+            if exc.code in syntax and "reference" not in exc.message:
                 return (a, b)
-        del idx
     return None
 
 
@@ -84,8 +84,8 @@ def parse_launch(description: str) -> Any:
         GLib = _gi.GLib()
         if not isinstance(exc, GLib.Error):
             raise
-        missing = list(ctx.get_missing_elements() or [])
-        if exc.code == int(Gst.ParseError.NO_SUCH_ELEMENT) or missing:
+        if exc.code == int(Gst.ParseError.NO_SUCH_ELEMENT):
+            missing = list(ctx.get_missing_elements() or [])
             if not missing:
                 m = re.search(r'no element "([^"]+)"', exc.message)
                 missing = [m.group(1)] if m else []
@@ -96,19 +96,33 @@ def parse_launch(description: str) -> Any:
                 msg += " (is the plugin installed? try: gst-inspect-1.0 " + names + ")"
             raise MissingElementError(msg, elements=missing, packages=packages) from exc
         message = f"cannot parse pipeline: {exc.message}"
-        if exc.code == int(Gst.ParseError.SYNTAX) or exc.code == int(Gst.ParseError.EMPTY):
+        hint = None
+        if exc.code in (int(Gst.ParseError.SYNTAX), int(Gst.ParseError.EMPTY)):
             where = _locate_syntax_error(description)
             if where is not None:
                 a, b = where
+                what = description[a:b].strip() or "(nothing between '!')"
                 message += (
-                    f" near character {a}: {description[a:b].strip()!r}\n    {description}\n"
+                    f" near character {a}: {what}\n    {description}\n"
                     + "    "
                     + " " * a
                     + "^" * max(1, b - a)
                 )
-        raise ParseError(
-            message, domain=str(exc.domain), code=exc.code, debug=description
-        ) from exc
+            else:
+                message += f"\n    {description}"
+            hint = "elements are separated by '!'; quote property values that contain spaces"
+        elif exc.code == int(Gst.ParseError.COULD_NOT_SET_PROPERTY):
+            m = re.search(r'in element "([^"]+)"', exc.message)
+            name = m.group(1) if m else "<element>"
+            hint = f"see the properties and their types with: gst-inspect-1.0 {name}"
+        elif exc.code == int(Gst.ParseError.NO_SUCH_PROPERTY):
+            hint = "see the element's properties with gst-inspect-1.0 <element>"
+        elif exc.code == int(Gst.ParseError.LINK):
+            hint = (
+                "the caps between these elements cannot match; check caps strings and add "
+                "videoconvert / audioconvert where formats differ"
+            )
+        raise ParseError(message, domain=str(exc.domain), code=exc.code, hint=hint) from exc
 
 
 def iterate(iterator: Any) -> list[Any]:
@@ -134,23 +148,32 @@ class GstPipeline:
     command : str
         The description, as for ``gst-launch-1.0`` (without the command name).
 
-    Lifecycle: :meth:`startup` parses, runs :meth:`_on_pipeline_init` (override or assign
-    it to configure elements), and sets PLAYING; :meth:`shutdown` sends EOS and waits for it
-    (so muxers finalise their files), then sets NULL. Both are idempotent; it is a context
-    manager. After shutdown, :meth:`startup` builds a fresh pipeline.
+    Notes
+    -----
+    :meth:`startup` parses, runs :meth:`_on_pipeline_init` (override or assign it to
+    configure elements), and sets PLAYING; if any step fails the pipeline is set back to
+    NULL and released, so :meth:`startup` can be called again. :meth:`shutdown` sends EOS and
+    waits for it (so muxers finalise their files), then sets NULL. Errors posted by elements
+    are kept and raised by :meth:`wait`, :meth:`raise_for_error` and :meth:`shutdown`.
+    :meth:`shutdown` is idempotent; after it, :meth:`startup` builds a fresh pipeline.
+    It is a context manager.
     """
 
     def __init__(self, command: str) -> None:
         self._command = command
         self._pipeline: Any = None
         self._bus: Any = None
+        self._appsrcs: list[Any] = []
         self._watch_ids: list[int] = []
         self._error: Optional[PipelineError] = None
         self._error_raised = False
         self._warnings: list[str] = []
         self._eos = threading.Event()
         self._end_stream_event = threading.Event()
+        # _lock serialises startup/shutdown; _state_lock guards the facts recorded by the
+        # bus handler and is never held while calling into GStreamer.
         self._lock = threading.RLock()
+        self._state_lock = threading.Lock()
         self._message_callbacks: list[Callable[[Any], None]] = []
         self.log = logging.getLogger(f"gstreamer.{type(self).__name__}")
 
@@ -172,10 +195,13 @@ class GstPipeline:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
+        # EOS is still sent when the body raised (KeyboardInterrupt included), so files are
+        # finalised; the body's exception wins over the pipeline's.
         self.shutdown(raise_errors=exc is None)
 
     @property
     def command(self) -> str:
+        """The gst-launch description."""
         return self._command
 
     @property
@@ -185,10 +211,12 @@ class GstPipeline:
 
     @property
     def bus(self) -> Any:
+        """The pipeline's ``Gst.Bus`` (None before startup and after shutdown)."""
         return self._bus
 
     @property
     def is_active(self) -> bool:
+        """True between startup and the end of the stream (EOS, error or shutdown)."""
         return self._pipeline is not None and not self.is_done
 
     @property
@@ -203,10 +231,12 @@ class GstPipeline:
 
     @property
     def warnings(self) -> list[str]:
-        return list(self._warnings)
+        """Warning messages posted by elements, in order."""
+        with self._state_lock:
+            return list(self._warnings)
 
     def get_by_cls(self, cls: Any) -> list[Any]:
-        """All elements (recursively) that are instances of ``cls``."""
+        """All elements (recursively, in GStreamer's iteration order) that are ``cls``."""
         self._require_pipeline()
         return [e for e in iterate(self._pipeline.iterate_recurse()) if isinstance(e, cls)]
 
@@ -219,7 +249,7 @@ class GstPipeline:
         """Called after parsing and before PLAYING; override to configure elements."""
 
     def startup(self) -> None:
-        """Parse the description and set the pipeline PLAYING.
+        """Parse the description, call :meth:`_on_pipeline_init` and set PLAYING.
 
         Raises
         ------
@@ -227,8 +257,13 @@ class GstPipeline:
             The description is wrong or names a missing element.
         StateChangeError
             An element refused to start; the message carries its error.
+        LifecycleError
+            The pipeline is already started.
+
+        Whatever fails, the pipeline is left in NULL and released.
         """
         Gst = _gi.Gst()
+        GstApp = _gi.GstApp()
         with self._lock:
             if self._pipeline is not None:
                 raise LifecycleError(f"Can't start {self}: already started")
@@ -248,18 +283,25 @@ class GstPipeline:
                     self._bus.connect("message::eos", self._dispatch, "on_eos"),
                     self._bus.connect("message::warning", self._dispatch, "on_warning"),
                 ]
-        try:
-            self._on_pipeline_init()
-            self._set_state(Gst.State.READY)
-            self._set_state(Gst.State.PLAYING)
-        except BaseException:
-            self._teardown()
-            raise
+            try:
+                self._on_pipeline_init()
+                self._appsrcs = [
+                    e for e in iterate(pipeline.iterate_recurse()) if isinstance(e, GstApp.AppSrc)
+                ]
+                for appsrc in self._appsrcs:
+                    _time_format_for_raw(appsrc)
+                self._set_state(Gst.State.READY)
+                self._set_state(Gst.State.PLAYING)
+            except BaseException:
+                self._teardown()
+                raise
+            self.log.debug("%s started: %s", self, self._command)
 
     def _reset_state(self) -> None:
-        self._error = None
-        self._error_raised = False
-        self._warnings = []
+        with self._state_lock:
+            self._error = None
+            self._error_raised = False
+            self._warnings = []
         self._eos.clear()
         self._end_stream_event.clear()
 
@@ -268,10 +310,11 @@ class GstPipeline:
         ret = self._pipeline.set_state(state)
         if ret == Gst.StateChangeReturn.FAILURE:
             # the element usually posted an error explaining why; it is on self._error
-            error = self._error
             name = Gst.Element.state_get_name(state)
-            if error is not None:
+            with self._state_lock:
+                error = self._error
                 self._error_raised = True
+            if error is not None:
                 raise StateChangeError(
                     f"could not set pipeline to {name}: {error.message}",
                     element=error.element,
@@ -280,41 +323,71 @@ class GstPipeline:
                     code=error.code,
                     hint=error.hint,
                 ) from error
-            raise StateChangeError(f"could not set pipeline to {name}")
+            raise StateChangeError(
+                f"could not set pipeline to {name}",
+                hint="run with GST_DEBUG=3 to see which element refused",
+            )
 
     # -- bus -----------------------------------------------------------------------------
+
+    def _keep_error(self, error: PipelineError) -> None:
+        with self._state_lock:
+            if self._error is None:
+                self._error = error
 
     def _on_sync_message(self, bus: Any, message: Any, *user_data: Any) -> Any:
         """Runs in the thread that posted the message: record facts, never block."""
         Gst = _gi.Gst()
-        mtype = message.type
-        if mtype & Gst.MessageType.ERROR:
-            gerror, debug = message.parse_error()
-            src = message.src.get_name() if message.src is not None else None
-            err = from_gerror(gerror, debug, src)
-            with self._lock:
-                if self._error is None:
-                    self._error = err
+        try:
+            mtype = message.type
+            if mtype == Gst.MessageType.ERROR:
+                self._on_error_message(message)
+            elif mtype == Gst.MessageType.EOS:
+                if message.src is self._pipeline or message.src is None:
+                    self._eos.set()
+                    self._end_stream_event.set()
+            elif mtype == Gst.MessageType.WARNING:
+                warn, debug = message.parse_warning()
+                with self._state_lock:
+                    self._warnings.append(f"{warn.message} ({debug})")
+            for callback in self._message_callbacks:
+                callback(message)
+        except Exception as exc:  # PyGObject would print and drop it: keep it instead
+            self._keep_error(PipelineError(f"exception in the bus handler: {exc!r}"))
             self._end_stream_event.set()
-            self._eos.set()
-        elif mtype & Gst.MessageType.EOS:
-            if message.src is self._pipeline or message.src is None:
-                self._eos.set()
-                self._end_stream_event.set()
-        elif mtype & Gst.MessageType.WARNING:
-            warn, debug = message.parse_warning()
-            self._warnings.append(f"{warn.message} ({debug})")
-        for callback in self._message_callbacks:
-            callback(message)
         return Gst.BusSyncReply.PASS
 
+    def _on_error_message(self, message: Any) -> None:
+        gerror, debug = message.parse_error()
+        src = message.src
+        name = src.get_name() if src is not None else None
+        err = from_gerror(gerror, debug, name)
+        if isinstance(err, NegotiationError) and src is not None:
+            caps = _element_caps(src)
+            if caps:
+                err.hint = f"{err.hint}. {name} offered: {caps}"
+                if caps.startswith("video/") and "framerate" not in caps:
+                    err.hint += (
+                        "; these caps have no framerate, which encoders and muxers need "
+                        "(add e.g. framerate=30/1)"
+                    )
+        self._keep_error(err)
+        self._end_stream_event.set()
+        self._eos.set()
+        # A pipeline with an error never drains: wake up anyone blocked in push-buffer (their
+        # push returns EOS and the feeder raises this error).
+        for appsrc in self._appsrcs:
+            appsrc.emit("end-of-stream")
+
     def _dispatch(self, bus: Any, message: Any, name: str) -> None:
+        """Calls a hook from the main loop; an exception is kept for the caller."""
         try:
             getattr(self, name)(bus, message)
-        except Exception as exc:  # keep it for the caller, never swallow
-            with self._lock:
-                if self._error is None:
-                    self._error = PipelineError(f"exception in {name}: {exc!r}")
+        except Exception as exc:
+            error = PipelineError(f"exception in {type(self).__name__}.{name}: {exc!r}")
+            error.__cause__ = exc
+            self._keep_error(error)
+            self._end_stream_event.set()
             self.log.debug("%s.%s raised %r", self, name, exc)
 
     def on_error(self, bus: Any, message: Any) -> None:
@@ -335,7 +408,7 @@ class GstPipeline:
 
     def raise_for_error(self) -> None:
         """Raise the error the pipeline reported, once; no-op if there is none."""
-        with self._lock:
+        with self._state_lock:
             error = self._error
             if error is None or self._error_raised:
                 return
@@ -350,7 +423,11 @@ class GstPipeline:
 
     def send_eos(self) -> None:
         """Ask every source to finish: appsrc gets ``end-of-stream`` (after queued buffers),
-        other sources an EOS event."""
+        other sources an EOS event.
+
+        This can block while a source's streaming thread is blocked; :meth:`shutdown` calls
+        it from a helper thread and never hangs.
+        """
         Gst = _gi.Gst()
         GstApp = _gi.GstApp()
         pipeline = self._pipeline
@@ -363,10 +440,24 @@ class GstPipeline:
         for element in sources:
             if isinstance(element, GstApp.AppSrc):
                 element.emit("end-of-stream")
-            elif isinstance(element, Gst.Bin):
-                element.send_event(Gst.Event.new_eos())
             else:
                 element.send_event(Gst.Event.new_eos())
+
+    @staticmethod
+    def _flush_sinks(pipeline: Any) -> None:
+        """Send flush-start into every sink (non-serialized: safe from any thread)."""
+        Gst = _gi.Gst()
+        for sink in iterate(pipeline.iterate_sinks()):
+            for pad in iterate(sink.iterate_sink_pads()):
+                pad.send_event(Gst.Event.new_flush_start())
+
+    def _send_eos_quietly(self) -> None:
+        try:
+            self.send_eos()
+        except Exception as exc:  # kept for the caller of shutdown()
+            error = PipelineError(f"sending EOS failed: {exc!r}")
+            error.__cause__ = exc
+            self._keep_error(error)
 
     def _require_pipeline(self) -> None:
         if self._pipeline is None:
@@ -377,37 +468,50 @@ class GstPipeline:
     def shutdown(
         self, timeout: float = 10.0, eos: bool = True, *, raise_errors: bool = True
     ) -> None:
-        """Stop the pipeline; idempotent.
+        """Stop the pipeline and release it; idempotent.
 
         Parameters
         ----------
         timeout : float
-            Seconds to wait for EOS to reach the sinks, and again for the NULL state.
+            Seconds to wait for EOS to reach the sinks.
         eos : bool
-            Send EOS (if it was not sent already) and wait for it, so muxers such as
+            Send EOS (unless the stream already ended) and wait for it, so muxers such as
             ``mp4mux`` write a complete file. With False, stop at once.
         raise_errors : bool
             Raise the pipeline's error (or :class:`TimeoutError` when EOS did not arrive).
+
+        Raises
+        ------
+        PipelineError
+            The error the pipeline reported, if it was not raised before.
+        TimeoutError
+            EOS did not reach the sinks within ``timeout``; the pipeline is stopped anyway.
         """
         Gst = _gi.Gst()
         timed_out = False
         with self._lock:
             pipeline = self._pipeline
-            if pipeline is None:
-                if raise_errors:
-                    self.raise_for_error()
-                return
-            if eos and not self._eos.is_set() and self._error is None:
-                _, state, pending = pipeline.get_state(0)
-                if Gst.State.PLAYING in (state, pending) or Gst.State.PAUSED in (state, pending):
-                    self.send_eos()
-                    deadline = time.monotonic() + timeout
-                    while not self._eos.wait(0.05):
-                        if time.monotonic() > deadline:
-                            timed_out = True
-                            break
-            self._end_stream_event.set()
-            self._teardown(timeout)
+            if pipeline is not None:
+                if eos and not self._eos.is_set() and self._error is None:
+                    _, state, pending = pipeline.get_state(0)
+                    if {state, pending} & {Gst.State.PLAYING, Gst.State.PAUSED}:
+                        self.log.debug("%s: sending EOS", self)
+                        # Sending EOS to a source can block (a basesrc whose streaming
+                        # thread is stuck downstream holds its live lock), so it is sent from
+                        # a helper thread; setting NULL below releases it in any case.
+                        sender = threading.Thread(
+                            target=self._send_eos_quietly, name="GstPipeline-eos", daemon=True
+                        )
+                        sender.start()
+                        timed_out = not self._end_stream_event.wait(timeout)
+                        sender.join(0.1)
+                        if sender.is_alive():
+                            # still blocked (e.g. appsink holds EOS until its samples are
+                            # pulled): flush the sinks so the streaming threads let go
+                            self._flush_sinks(pipeline)
+                            sender.join(timeout)
+                self._teardown()
+                self.log.debug("%s stopped", self)
         if raise_errors:
             self.raise_for_error()
             if timed_out:
@@ -420,16 +524,16 @@ class GstPipeline:
         """Seed-compatible alias of :meth:`shutdown` that never raises."""
         self.shutdown(timeout=timeout, eos=eos, raise_errors=False)
 
-    def _teardown(self, timeout: float = 10.0) -> None:
+    def _teardown(self) -> None:
+        """Set NULL and drop every reference to the Gst.Pipeline and its bus."""
         Gst = _gi.Gst()
         with self._lock:
             pipeline, bus = self._pipeline, self._bus
-            self._pipeline = None
             self._end_stream_event.set()
+            self._appsrcs = []
             if pipeline is None:
                 return
-            pipeline.set_state(Gst.State.NULL)
-            pipeline.get_state(int(timeout * Gst.SECOND))
+            pipeline.set_state(Gst.State.NULL)  # synchronous: streaming threads are joined
             if bus is not None:
                 for hid in self._watch_ids:
                     bus.disconnect(hid)
@@ -437,7 +541,37 @@ class GstPipeline:
                     bus.remove_signal_watch()
                 self._watch_ids = []
                 bus.set_sync_handler(None)
-                self._bus = None
+                bus.set_flushing(True)  # drop queued messages (they hold element refs)
+            self._pipeline = None
+            self._bus = None
+
+
+def _time_format_for_raw(appsrc: Any) -> None:
+    """Give an appsrc with raw audio/video caps the TIME format (appsrc defaults to BYTES).
+
+    The format must be chosen before the pipeline starts; the tutorial's script sets it
+    after ``startup()``, which left a BYTES segment and broke timestamps (an MP4 at
+    3000 fps). Timed raw frames are what such an appsrc carries, so TIME is the default.
+    """
+    Gst = _gi.Gst()
+    caps = appsrc.get_property("caps")
+    if caps is None or caps.get_size() == 0:
+        return
+    if appsrc.get_property("format") != Gst.Format.BYTES:
+        return
+    if caps.get_structure(0).get_name() in ("video/x-raw", "audio/x-raw"):
+        appsrc.set_property("format", Gst.Format.TIME)
+
+
+def _element_caps(element: Any) -> Optional[str]:
+    """The caps an element was configured with (``caps`` property), as a string."""
+    try:
+        if element.find_property("caps") is None:
+            return None
+        caps = element.get_property("caps")
+    except Exception:  # not every element exposes readable caps
+        return None
+    return caps.to_string() if caps is not None else None
 
 
 def quote(value: object) -> str:

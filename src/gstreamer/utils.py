@@ -68,7 +68,13 @@ def gst_video_format_from_string(frmt: str) -> Any:
 
 
 def ndarray_to_gst_buffer(array: Any, caps: Any = None) -> Any:
-    """Wrap an array in a ``Gst.Buffer`` without copying (see :func:`gstreamer.buffers.ndarray_to_buffer`)."""
+    """Wrap an array in a ``Gst.Buffer`` without copying.
+
+    The buffer's memory is the array's own (read-only) and keeps the array alive for as long
+    as GStreamer uses it; a non-contiguous array is copied once. With ``caps`` the array is
+    checked against them first (:class:`~gstreamer.CapsError`). See
+    :func:`gstreamer.buffers.ndarray_to_buffer`.
+    """
     return ndarray_to_buffer(array, caps)
 
 
@@ -80,13 +86,20 @@ def gst_buffer_to_ndarray(
     channels: int,
     dtype: Any = np.uint8,
     copy: bool = False,
+    do_copy: Optional[bool] = None,
+    bpp: Optional[int] = None,
 ) -> np.ndarray:
-    """View a packed-format buffer as ``(height, width, channels)``.
+    """View a packed-format buffer as ``(height, width, channels)`` (``(height, width)`` for
+    one channel, as the seed returned).
 
     The row stride comes from the buffer's ``GstVideoMeta`` or, without it, from GStreamer's
     default 4-byte row alignment, so padded rows are read correctly. The view keeps the buffer
-    mapped for as long as it lives.
+    mapped for as long as it lives; ``copy=True`` (seed: ``do_copy``) returns an owned copy.
+    ``bpp`` is accepted for seed compatibility and ignored (``dtype`` gives the sample size).
     """
+    del bpp
+    if do_copy is not None:
+        copy = do_copy
     dt = np.dtype(dtype)
     guess = {1: "GRAY8", 3: "RGB", 4: "RGBA"}
     if dt.itemsize == 2 and channels == 1:
@@ -99,18 +112,31 @@ def gst_buffer_to_ndarray(
         raise CapsError(f"no packed video format with {channels} channels of {dt}")
     layout = layout_from_caps(f"video/x-raw,format={fmt},width={width},height={height}")
     out = buffer_to_ndarray(buffer, layout, copy=copy)
-    assert isinstance(out, np.ndarray)
-    return out.reshape(height, width, channels)
+    if not isinstance(out, np.ndarray):  # pragma: no cover - packed formats are one array
+        raise CapsError(f"{fmt} buffer did not map to a single array")
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return out.reshape(shape)
 
 
-def gst_buffer_with_caps_to_ndarray(buffer: Any, caps: Any, *, copy: bool = False) -> Any:
-    """View a buffer with the given caps as an array (shape and dtype from the caps)."""
+def gst_buffer_with_caps_to_ndarray(
+    buffer: Any, caps: Any, *, copy: bool = False, do_copy: Optional[bool] = None
+) -> Any:
+    """View a buffer with the given caps as an array (shape and dtype from the caps).
+
+    Row padding is dropped; the view keeps the buffer mapped for as long as it lives.
+    """
+    if do_copy is not None:
+        copy = do_copy
     return buffer_to_ndarray(buffer, caps, copy=copy)
 
 
-def gst_buffer_with_pad_to_ndarray(buffer: Any, pad: Any, *, copy: bool = False) -> Any:
+def gst_buffer_with_pad_to_ndarray(
+    buffer: Any, pad: Any, *, copy: bool = False, do_copy: Optional[bool] = None
+) -> Any:
     """View a buffer using the current caps of ``pad``."""
-    return gst_buffer_with_caps_to_ndarray(buffer, pad.get_current_caps(), copy=copy)
+    return gst_buffer_with_caps_to_ndarray(
+        buffer, pad.get_current_caps(), copy=copy, do_copy=do_copy
+    )
 
 
 def flatten_list(in_list: list[Any]) -> list[Any]:

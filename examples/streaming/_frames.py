@@ -1,0 +1,17 @@
+"""Generated frames shared by the streaming examples (a moving bar over a gradient)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pattern(i: int, width: int = 640, height: int = 480) -> np.ndarray:
+    """Frame ``i`` of a recognisable test pattern, RGB uint8 of shape (height, width, 3)."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    frame = np.empty((height, width, 3), np.uint8)
+    frame[..., 0] = xs * 255 // max(1, width - 1)
+    frame[..., 1] = ys * 255 // max(1, height - 1)
+    frame[..., 2] = (i * 4) & 0xFF
+    bar = (i * 8) % width
+    frame[:, bar : bar + 16] = 255
+    return frame

@@ -1,0 +1,36 @@
+"""Serve NumPy frames as MJPEG over HTTP: open http://127.0.0.1:8080/ in a browser.
+
+python examples/streaming/http_mjpeg.py --port 8080
+curl -o frame.jpg http://127.0.0.1:8080/snapshot.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _frames import pattern
+
+from gstreamer.streaming import MjpegServer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    fps = 20
+    with MjpegServer(640, 480, fps=fps, port=args.port, host=args.host) as server:
+        print(f"open {server.url} in a browser (for {args.seconds:g} s)", flush=True)
+        start = time.monotonic()
+        i = 0
+        while time.monotonic() - start < args.seconds:
+            server.push(pattern(i))
+            i += 1
+            time.sleep(max(0.0, start + i / fps - time.monotonic()))
+    print(f"pushed {i} frames")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,475 @@
+"""The ``gstreamer`` command line, in-process through ``main(argv)`` and as subprocesses."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ffprobe_stream
+
+from gstreamer import GstVideoSink, Reader, cli
+from gstreamer.pipeline import quote
+from gstreamer.streaming import udp_source
+
+pytestmark = pytest.mark.timeout(90)
+
+PY = sys.executable
+
+
+def run_cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PY, "-m", "gstreamer", *argv], capture_output=True, text=True, timeout=timeout
+    )
+
+
+class Served:
+    """A ``gstreamer serve`` subprocess; ``url`` is the first line it prints."""
+
+    def __init__(self, *argv: str) -> None:
+        self.proc = subprocess.Popen(
+            [PY, "-m", "gstreamer", "serve", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line.startswith("serving "):
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=10)
+            raise AssertionError(f"server did not start: {line!r} {err}")
+        self.url = line.split()[1]
+
+    def stop(self) -> tuple[int, str, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            out, err = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        return self.proc.returncode, out, err
+
+
+def ffmpeg_frames(url: str, frames: int = 5, *extra: str) -> int:
+    result = subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-probesize",
+            "32768",
+            "-analyzeduration",
+            "500000",
+            *extra,
+            "-i",
+            url,
+            "-frames:v",
+            str(frames),
+            "-f",
+            "framemd5",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=40,
+    )
+    assert result.returncode == 0, result.stderr
+    return sum(1 for line in result.stdout.splitlines() if line and not line.startswith("#"))
+
+
+# -- basics --------------------------------------------------------------------------------
+
+
+def test_python_m_gstreamer_and_console_script_show_all_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("demo", "appsrc", "appsink", "launch", "serve", "doctor"):
+        assert command in result.stdout
+    script = Path(sys.executable).with_name("gstreamer")
+    if script.exists():
+        out = subprocess.run([str(script), "doctor"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "OK: the core works" in out.stdout
+
+
+def test_demo_still_records(tmp_path):
+    out = tmp_path / "demo.mp4"
+    rc = cli.main(
+        ["demo", "-n", "12", "--width", "64", "--height", "48", "-o", str(out), "--no-window"]
+    )
+    assert rc == 0
+    assert ffprobe_stream(out, "nb_read_frames", "width") == {
+        "width": "64",
+        "nb_read_frames": "12",
+    }
+
+
+def test_doctor_reports_versions_and_elements(capsys):
+    assert cli.main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "GStreamer 1." in out
+    assert "PyGObject 3." in out
+    assert "RTSP server typelib" in out
+    for name in ("x264enc", "mp4mux", "jpegenc"):
+        assert f"  {name} " in out
+    assert "hardware encoders:" in out
+
+
+def test_doctor_names_the_package_for_a_missing_element(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "KEY_ELEMENTS", ("x264enc", "vaapih264enc", "nosuchthing"))
+    assert cli.main(["doctor"]) == 0  # optional elements do not fail the core
+    out = capsys.readouterr().out
+    assert "vaapih264enc     MISSING  apt-get install gstreamer1.0-vaapi" in out
+    assert "nosuchthing      MISSING  (package unknown)" in out
+
+
+def test_doctor_fails_when_a_core_element_is_missing(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "CORE_ELEMENTS", ("appsrc", "nosuchcore"))
+    assert cli.main(["doctor"]) == 1
+    assert "FAIL: core elements are missing" in capsys.readouterr().out
+
+
+# -- appsrc / appsink ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "width", "height"), [("RGB", 64, 48), ("GRAY8", 62, 46), ("I420", 64, 48)]
+)
+def test_appsrc_pushes_frames_sized_from_the_caps(tmp_path, capsys, fmt, width, height):
+    out = tmp_path / f"{fmt}.mp4"
+    pipeline = (
+        f"appsrc caps=video/x-raw,format={fmt},width={width},height={height},framerate=25/1 "
+        f"! videoconvert ! x264enc speed-preset=ultrafast ! mp4mux ! "
+        f"filesink location={quote(out)}"
+    )
+    assert cli.main(["appsrc", "-p", pipeline, "-n", "20"]) == 0
+    printed = capsys.readouterr().out
+    assert f"pushed 20 buffers ({width}x{height} {fmt})" in printed
+    info = ffprobe_stream(out, "nb_read_frames", "width", "height", "r_frame_rate")
+    assert info == {
+        "width": str(width),
+        "height": str(height),
+        "r_frame_rate": "25/1",
+        "nb_read_frames": "20",
+    }
+
+
+def test_appsrc_without_caps_explains_what_to_add(capsys):
+    assert cli.main(["appsrc", "-p", "appsrc ! fakesink", "-n", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "appsrc has no caps" in err and "caps=video/x-raw" in err
+
+
+def test_appsink_prints_shape_and_pts(capsys):
+    rc = cli.main(
+        [
+            "appsink",
+            "-p",
+            "videotestsrc num-buffers=4 ! video/x-raw,width=32,height=24,framerate=10/1",
+        ]
+    )
+    assert rc == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [f"frame {i} shape=(24, 32, 3) dtype=uint8 pts={i / 10:.6f}" for i in range(4)]
+
+
+def test_appsink_saves_npy_files(tmp_path, capsys):
+    rc = cli.main(
+        [
+            "appsink",
+            "-q",
+            "--save",
+            str(tmp_path / "frames"),
+            "--format",
+            "GRAY8",
+            "-p",
+            "videotestsrc num-buffers=5 pattern=white ! video/x-raw,width=30,height=20",
+        ]
+    )
+    assert rc == 0
+    files = sorted((tmp_path / "frames").iterdir())
+    assert [f.name for f in files] == [f"frame_{i:06d}.npy" for i in range(5)]
+    for f in files:
+        array = np.load(f)
+        assert array.shape == (20, 30) and array.dtype == np.uint8
+        assert array.min() >= 230  # white in limited-range luma is 235
+    assert "5 frames" in capsys.readouterr().err
+
+
+# -- launch --------------------------------------------------------------------------------
+
+
+def test_launch_runs_to_eos_with_a_progress_bar(tmp_path, capsys):
+    src = tmp_path / "src.mp4"
+    assert (
+        cli.main(
+            [
+                "launch",
+                "-q",
+                "videotestsrc",
+                "num-buffers=45",
+                "!",
+                "video/x-raw,width=64,height=48,framerate=30/1",
+                "!",
+                "x264enc",
+                "speed-preset=ultrafast",
+                "!",
+                "mp4mux",
+                "!",
+                "filesink",
+                f"location={src}",
+            ]
+        )
+        == 0
+    )
+    assert ffprobe_stream(src, "nb_read_frames")["nb_read_frames"] == "45"
+    capsys.readouterr()
+    # decoding a file in real time: the duration is known, so a progress bar is shown
+    rc = cli.main(
+        ["launch", "filesrc", f"location={src}", "!", "decodebin", "!", "fakesink", "sync=true"]
+    )
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "%" in err and "/ 00:01.5" in err
+    assert "end of stream after" in err
+
+
+def test_launch_shows_live_fps_when_the_duration_is_unknown(capsys):
+    rc = cli.main(
+        [
+            "launch",
+            "videotestsrc",
+            "is-live=true",
+            "!",
+            "video/x-raw,width=32,height=24,framerate=30/1",
+            "!",
+            "identity",
+            "eos-after=30",
+            "!",
+            "fakesink",
+        ]
+    )
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert " buffers, " in err and " fps" in err
+    # identity eos-after=30 lets 29 buffers through, then ends the stream
+    assert re.search(r"end of stream after [0-9.]+ s, 29 buffers", err), err
+
+
+def test_launch_error_gives_nonzero_exit_and_a_clear_message(capsys):
+    assert cli.main(["launch", "filesrc", "location=/nonexistent/x.mp4", "!", "fakesink"]) == 1
+    err = capsys.readouterr().err
+    assert "gstreamer launch: error:" in err and "/nonexistent/x.mp4" in err
+    assert "Hint:" in err
+
+
+def test_launch_missing_element_and_bad_syntax(capsys):
+    assert cli.main(["launch", "videotestsrc", "!", "nosuchelement", "!", "fakesink"]) == 1
+    assert "no such element: nosuchelement" in capsys.readouterr().err
+    assert cli.main(["launch"]) == 2
+    assert "give a pipeline" in capsys.readouterr().err
+
+
+def test_launch_sigint_sends_eos_so_the_mp4_is_complete(tmp_path):
+    out = tmp_path / "live.mp4"
+    proc = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "gstreamer",
+            "launch",
+            "videotestsrc",
+            "is-live=true",
+            "!",
+            "video/x-raw,width=160,height=120,framerate=30/1",
+            "!",
+            "x264enc",
+            "speed-preset=ultrafast",
+            "tune=zerolatency",
+            "!",
+            "mp4mux",
+            "!",
+            "filesink",
+            f"location={out}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # the first progress line: it is running
+        assert "buffers" in line, line
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "sending end-of-stream" in err
+    info = ffprobe_stream(out, "nb_read_frames", "width", "codec_name")
+    assert info["codec_name"] == "h264" and info["width"] == "160"
+    assert int(info["nb_read_frames"]) >= 20
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+def test_serve_tcp_generated_frames_read_by_ffmpeg():
+    server = Served("tcp", "--port", "0", "--duration", "30", "-q")
+    try:
+        assert server.url.startswith("tcp://127.0.0.1:")
+        assert ffmpeg_frames(server.url, 5) == 5
+    finally:
+        rc, _, err = server.stop()
+    assert rc == 0, err
+    assert "served" in err
+
+
+def test_serve_rtsp_with_password(tmp_path):
+    server = Served(
+        "rtsp",
+        "--port",
+        "0",
+        "--user",
+        "bob",
+        "--password",
+        "pw",
+        "--width",
+        "160",
+        "--height",
+        "120",
+        "--duration",
+        "30",
+        "-q",
+    )
+    try:
+        assert server.url.startswith("rtsp://127.0.0.1:") and server.url.endswith("/stream")
+        good = server.url.replace("rtsp://", "rtsp://bob:pw@")
+        assert ffmpeg_frames(good, 5, "-rtsp_transport", "tcp") == 5
+        bad = subprocess.run(
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-rtsp_transport",
+                "tcp",
+                server.url.replace("rtsp://", "rtsp://bob:nope@"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert bad.returncode != 0 and "401" in bad.stderr
+    finally:
+        rc, _, err = server.stop()
+    assert rc == 0, err
+
+
+def test_serve_http_from_a_file_whose_name_tries_to_inject_elements(tmp_path):
+    evil = tmp_path / 'clip" ! fakesink name=x ! fakesink location="y.mp4'
+    with GstVideoSink(
+        f"appsrc ! videoconvert ! x264enc speed-preset=ultrafast ! mp4mux ! "
+        f"filesink location={quote(evil)}",
+        width=96,
+        height=64,
+        fps=30,
+    ) as sink:
+        for _ in range(60):
+            sink.push(np.full((64, 96, 3), (250, 10, 10), np.uint8))
+    assert evil.exists() and not (tmp_path / "y.mp4").exists()
+    server = Served("http", "--port", "0", "--from", str(evil), "-q")
+    try:
+        port = int(server.url.rsplit(":", 1)[1].strip("/"))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/snapshot.jpg")
+        resp = conn.getresponse()
+        jpeg = resp.read()
+        conn.close()
+    finally:
+        rc, _, err = server.stop()
+    assert rc == 0, err
+    assert resp.status == 200
+    snap = tmp_path / "snap.jpg"
+    snap.write_bytes(jpeg)
+    assert ffprobe_stream(snap, "width", "height") == {"width": "96", "height": "64"}
+    with Reader(str(snap)) as reader:
+        frame = reader.read()
+    assert frame is not None
+    mean = np.asarray(frame.data).reshape(-1, 3).mean(axis=0)
+    assert mean[0] > 200 and mean[1] < 60 and mean[2] < 60
+
+
+def test_serve_udp_to_a_reader():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with Reader(udp_source(port), timeout=20) as reader:
+        server = Served(
+            "udp", "--port", str(port), "--width", "80", "--height", "64", "--duration", "30", "-q"
+        )
+        try:
+            frames = [reader.read() for _ in range(3)]
+        finally:
+            rc, _, err = server.stop()
+    assert rc == 0, err
+    assert all(f is not None and f.shape == (64, 80, 3) for f in frames)
+
+
+def test_serve_stops_after_num_buffers(capsys):
+    rc = cli.main(
+        [
+            "serve",
+            "http",
+            "--port",
+            "0",
+            "-n",
+            "5",
+            "--fps",
+            "50",
+            "-q",
+            "--width",
+            "32",
+            "--height",
+            "24",
+        ]
+    )
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("serving http://127.0.0.1:")
+    assert "served 5 frames" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["tcp", "--host", "127.0.0.1 ! fakesink"], "invalid host"),
+        (["rtsp", "--mount", '/s" ! fakesink'], "invalid mount"),
+        (["rtsp", "--user", "a"], "both --user and --password"),
+        (["http", "--port", "99999"], "invalid port"),
+        (["udp", "--port", "0"], "give its --port"),
+    ],
+)
+def test_serve_rejects_bad_values_before_building_a_pipeline(capsys, argv, message):
+    assert cli.main(["serve", *argv, "-n", "1"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_configures_logging_only_when_run():
+    code = (
+        "import logging, gstreamer.cli, gstreamer.streaming; "
+        "assert not logging.getLogger().handlers; print('ok')"
+    )
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

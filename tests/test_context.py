@@ -1,0 +1,123 @@
+"""GstContext: a GLib main loop in a background thread that never swallows exceptions."""
+
+import sys
+import threading
+import time
+
+import pytest
+
+from gstreamer import GLib, GstContext, GstError, TimeoutError
+from gstreamer.context import main_loop_running
+
+
+def _until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return predicate()
+
+
+def test_context_manager_runs_and_stops_the_loop():
+    seen = threading.Event()
+    threads = []
+    with GstContext() as ctx:
+        assert ctx.is_running
+        assert main_loop_running()
+
+        def callback():
+            threads.append(threading.current_thread().name)
+            seen.set()
+            return False
+
+        GLib.idle_add(callback)
+        assert seen.wait(5)
+    assert not ctx.is_running
+    assert not main_loop_running()
+    assert threads == ["GstContext"]
+
+
+def test_startup_shutdown_restart_and_idempotency():
+    ctx = GstContext()
+    ctx.shutdown()  # before startup: nothing to do
+    for _ in range(3):
+        ctx.startup()
+        ctx.startup()  # no-op while running
+        assert ctx.is_running
+        done = threading.Event()
+        ctx.call(done.set)
+        assert done.wait(5)
+        ctx.shutdown()
+        ctx.shutdown()
+        assert not ctx.is_running
+    assert "GstContext" not in [t.name for t in threading.enumerate()]
+
+
+def test_exception_in_a_glib_callback_is_kept_and_raised_by_shutdown(capsys):
+    ctx = GstContext()
+    ctx.startup()
+    GLib.idle_add(lambda: 1 / 0)
+    assert _until(lambda: ctx.error is not None)
+    assert ctx.is_running  # the loop carries on
+    with pytest.raises(GstError, match="ZeroDivisionError") as info:
+        ctx.shutdown()
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert "Traceback" not in capsys.readouterr().err  # not printed and dropped
+    ctx.shutdown()  # raised once
+
+
+def test_exception_in_call_is_raised_by_raise_for_error():
+    with GstContext() as ctx:
+
+        def fails():
+            raise KeyError("missing")
+
+        ctx.call(fails)
+        assert _until(lambda: ctx.error is not None)
+        with pytest.raises(GstError, match="KeyError") as info:
+            ctx.raise_for_error()
+        assert isinstance(info.value.__cause__, KeyError)
+        ctx.raise_for_error()  # once
+
+
+def test_gst_errors_from_the_loop_keep_their_type():
+    from gstreamer import CapsError
+
+    with GstContext() as ctx:
+
+        def fails():
+            raise CapsError("bad caps")
+
+        ctx.call(fails)
+        assert _until(lambda: ctx.error is not None)
+        with pytest.raises(CapsError, match="bad caps"):
+            ctx.raise_for_error()
+
+
+def test_exception_is_not_raised_over_the_bodys_exception():
+    with pytest.raises(RuntimeError, match="body"), GstContext() as ctx:
+        GLib.idle_add(lambda: 1 / 0)
+        assert _until(lambda: ctx.error is not None)
+        raise RuntimeError("body")
+
+
+def test_excepthook_is_restored_and_other_threads_untouched():
+    before = sys.excepthook
+    with GstContext():
+        assert sys.excepthook is not before
+    assert _until(lambda: sys.excepthook is before)
+
+
+def test_shutdown_never_hangs_on_a_stuck_callback():
+    release = threading.Event()
+    ctx = GstContext()
+    ctx.startup()
+    ctx.call(release.wait, 30)  # blocks the loop thread
+    time.sleep(0.05)
+    with pytest.raises(TimeoutError, match=r"did not stop within 0\.2 s"):
+        ctx.shutdown(timeout=0.2)
+    release.set()
+    ctx.shutdown(timeout=5)  # joins it now
+    assert not ctx.is_running
+    ctx.startup()  # and it can run again
+    assert ctx.is_running
+    ctx.shutdown()

@@ -1,0 +1,83 @@
+"""The post's first run: random frames shown through ``videoconvert ! autovideosink``.
+
+Runs under a private Xvfb server; checks autovideosink picked an X sink and the script exits 0.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+RUN_APPSRC = (
+    Path(__file__).resolve().parent.parent / "examples" / "launch_pipeline" / "run_appsrc.py"
+)
+
+
+def _free_display():
+    for n in range(142, 400):
+        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
+            return n
+    pytest.skip("no free X display number")
+
+
+@pytest.fixture
+def xvfb():
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb is not installed")
+    n = _free_display()
+    proc = subprocess.Popen(
+        ["Xvfb", f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Xvfb :{n} did not start (exit code {proc.poll()})")
+            time.sleep(0.05)
+        yield f":{n}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_default_pipeline_displays_in_an_x_window(xvfb, tmp_path):
+    env = dict(os.environ, DISPLAY=xvfb)
+    proc = subprocess.Popen(
+        [sys.executable, str(RUN_APPSRC), "-n", "45"],  # the script's default: autovideosink
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        shot = tmp_path / "screen.png"
+        if shutil.which("import"):  # imagemagick is optional
+            subprocess.run(
+                ["import", "-window", "root", str(shot)], env=env, timeout=20, check=False
+            )
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert first.startswith("elements:")
+    assert "autovideosink" in first
+    sinks = re.findall(r"\((xvimagesink|ximagesink)\)", first)
+    assert sinks, first  # autovideosink chose an X sink (not fakesink)
+    assert "pushed 45 buffers" in rest
+    if shot.exists():
+        assert shot.stat().st_size > 0

@@ -1,0 +1,425 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ffprobe_stream
+
+import gstreamer
+from gstreamer import CapsError, ClosedError, NegotiationError, PipelineError, TimeoutError
+from gstreamer.frame import Frame
+from gstreamer.writer import TargetDirectoryError, Writer, is_description, write_frames
+
+LOSSLESS_H264 = "x264enc qp-max=0 pass=quant quantizer=0 speed-preset=ultrafast"
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def decode(path, pix_fmt, width, height, channels):
+    """All frames of ``path`` decoded by ffmpeg (independent of GStreamer)."""
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            os.fspath(path),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            pix_fmt,
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+    frame_bytes = int(width * height * channels)
+    assert len(raw) % frame_bytes == 0
+    shape = (-1, height, width, 3) if channels == 3 else (-1, int(height * channels), width)
+    return np.frombuffer(raw, np.uint8).reshape(shape)
+
+
+def packet_times(path):
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+            os.fspath(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return sorted(float(x) for x in out.split())
+
+
+def count_frames(path):
+    return int(ffprobe_stream(path, "nb_read_frames")["nb_read_frames"])
+
+
+# -- round trips ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("height", "width"), [(48, 64), (238, 318)])
+def test_rgb_round_trip_is_exact_with_ffv1(tmp_path, height, width):
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (height, width, 3), np.uint8) for _ in range(5)]
+    out = tmp_path / "rgb.mkv"
+    assert write_frames(out, frames, fps=25, encoder="avenc_ffv1") == 5
+    back = decode(out, "rgb24", width, height, 3)
+    assert back.shape[0] == 5
+    for a, b in zip(frames, back):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bgr_format_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(0, 256, (40, 56, 3), np.uint8) for _ in range(3)]
+    out = tmp_path / "bgr.mkv"
+    with Writer(out, fps=10, format="BGR", encoder="avenc_ffv1") as w:
+        for f in frames:
+            w.write(f)
+    assert "format=(string)BGR" in w.caps
+    back = decode(out, "bgr24", 56, 40, 3)
+    for a, b in zip(frames, back):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_i420_round_trip_is_exact_with_lossless_x264(tmp_path):
+    rng = np.random.default_rng(3)
+    h, w = 48, 64
+    frames = [rng.integers(0, 256, (h * 3 // 2, w), np.uint8) for _ in range(4)]
+    out = tmp_path / "yuv.mkv"
+    write_frames(out, frames, fps=30, encoder=LOSSLESS_H264, format="I420")
+    back = decode(out, "yuv420p", w, h, 1.5)
+    assert back.shape[0] == 4
+    for a, b in zip(frames, back):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_copy_protects_a_reused_array(tmp_path):
+    out = tmp_path / "reuse.mkv"
+    buf = np.zeros((16, 16, 3), np.uint8)
+    with Writer(out, fps=10, encoder="avenc_ffv1", copy=True, max_buffers=8) as w:
+        for i in range(6):
+            buf[:] = i * 40
+            w.write(buf)
+    back = decode(out, "rgb24", 16, 16, 3)
+    assert [int(f[0, 0, 0]) for f in back] == [0, 40, 80, 120, 160, 200]
+
+
+@pytest.mark.parametrize(
+    ("ext", "codec"),
+    [
+        (".mp4", "h264"),
+        (".mov", "h264"),
+        (".mkv", "h264"),
+        (".avi", "h264"),
+        (".ts", "h264"),
+        (".h264", "h264"),
+        (".webm", "vp8"),
+    ],
+)
+def test_containers(tmp_path, ext, codec):
+    out = tmp_path / f"c{ext}"
+    frames = (np.full((48, 64, 3), i * 20, np.uint8) for i in range(10))
+    assert write_frames(out, frames, fps=30) == 10
+    info = ffprobe_stream(out, "codec_name", "nb_read_frames", "width", "height")
+    assert info == {"codec_name": codec, "width": "64", "height": "48", "nb_read_frames": "10"}
+
+
+def test_mp4_defaults_are_widely_playable(tmp_path):
+    out = tmp_path / "d.mp4"
+    write_frames(out, [np.zeros((48, 64, 3), np.uint8)] * 30, fps=Fraction(30000, 1001))
+    info = ffprobe_stream(out, "pix_fmt", "r_frame_rate", "nb_read_frames")
+    assert info == {"pix_fmt": "yuv420p", "r_frame_rate": "30000/1001", "nb_read_frames": "30"}
+
+
+# -- timestamps ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
+def test_variable_frame_rate_timestamps_reach_the_file(tmp_path, ext):
+    out = tmp_path / f"vfr{ext}"
+    times = [0.0, 0.1, 0.15, 0.4, 0.5, 0.9]
+    with Writer(out, fps=None, encoder=LOSSLESS_H264) as w:
+        for i, t in enumerate(times):
+            w.write(np.full((32, 32, 3), i, np.uint8), pts=t)  # float seconds
+    got = packet_times(out)
+    assert len(got) == len(times)
+    offset = got[0]  # containers may shift the start (edit lists)
+    np.testing.assert_allclose([g - offset for g in got], times, atol=0.0015)
+
+
+def test_integer_pts_are_nanoseconds_and_frames_bring_their_pts(tmp_path):
+    out = tmp_path / "ns.mkv"
+    with Writer(out, fps=None, encoder="avenc_ffv1") as w:
+        w.write(np.zeros((16, 16, 3), np.uint8), pts=0)  # a real 0, not "unset"
+        w.write(np.zeros((16, 16, 3), np.uint8), pts=250_000_000)
+        w.write(Frame(np.zeros((16, 16, 3), np.uint8), pts=600_000_000))
+    np.testing.assert_allclose(packet_times(out), [0.0, 0.25, 0.6], atol=0.0015)
+
+
+def test_vfr_without_pts_is_an_error(tmp_path):
+    with Writer("fakesink", fps=None) as w, pytest.raises(CapsError, match="pts="):
+        w.write(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_automatic_timestamps_do_not_drift(tmp_path):
+    w = Writer("fakesink", fps=Fraction(30000, 1001))
+    w._input.layout = w._input.caps_for(np.zeros((8, 8, 3), np.uint8))
+    pts = [w._input.timestamps(np.zeros(1), None, None)[0] for _ in range(30001)]
+    assert pts[30000] == 1001 * 1_000_000_000  # exact after 30000 frames
+    assert pts[1] == 33366667
+    w.close()
+
+
+def test_live_writer_stamps_from_the_clock(tmp_path):
+    out = tmp_path / "live.mkv"
+    with Writer(out, fps=30, live=True, encoder="avenc_ffv1") as w:
+        for i in range(8):
+            w.write(np.full((16, 16, 3), i, np.uint8))
+            time.sleep(0.01)
+    times = packet_times(out)
+    assert len(times) == 8
+    assert all(b > a for a, b in zip(times, times[1:]))
+
+
+# -- interruption, errors and timeouts -----------------------------------------------------
+
+
+def test_exception_inside_with_still_finalizes_the_file(tmp_path):
+    out = tmp_path / "crash.mp4"
+    with pytest.raises(ZeroDivisionError), Writer(out, fps=30) as w:
+        for i in range(12):
+            w.write(np.full((48, 64, 3), i, np.uint8))
+        1 / 0  # noqa: B018
+    assert w.closed
+    assert count_frames(out) == 12
+
+
+def test_sigint_to_a_writing_process_leaves_a_playable_file(tmp_path):
+    out = tmp_path / "sigint.mp4"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {os.fspath(SRC)!r})
+        import numpy as np
+        from gstreamer.writer import Writer
+        with Writer({os.fspath(out)!r}, fps=30) as w:
+            i = 0
+            while True:
+                w.write(np.full((64, 64, 3), i % 256, np.uint8))
+                i += 1
+                if i == 20:
+                    print("ready", flush=True)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "KeyboardInterrupt" in err
+    assert count_frames(out) >= 20
+
+
+def test_element_error_mid_stream_raises_in_the_caller(tmp_path):
+    frame = np.zeros((16, 16, 3), np.uint8)
+    w = Writer("identity name=boom error-after=5 ! fakesink", fps=30, timeout=5.0)
+    start = None
+    try:
+        with pytest.raises(PipelineError) as info:
+            for i in range(1000):
+                w.write(frame)
+                if i == 4:
+                    start = time.monotonic()
+        elapsed = time.monotonic() - start
+        print(f"error raised {elapsed * 1000:.1f} ms after the 5th frame")
+    finally:
+        w.close()  # the error was raised already: close is quiet and idempotent
+    err = info.value
+    assert not isinstance(err, TimeoutError)
+    assert err.element == "boom"
+    assert "Failed after iterations" in err.message
+    assert "GstIdentity:boom" in (err.debug or "")
+    assert w.closed
+    with pytest.raises(ClosedError):
+        w.write(frame)
+
+
+def test_caps_the_pipeline_refuses_raise_a_negotiation_error():
+    w = Writer("video/x-raw,format=I420 ! fakesink", fps=30, timeout=5.0)
+    try:
+        with pytest.raises(NegotiationError) as info:
+            for _ in range(100):
+                w.write(np.zeros((8, 8, 3), np.uint8))
+                time.sleep(0.005)
+            w.close()
+    finally:
+        w.close()
+    assert info.value.hint and "videoconvert" in info.value.hint
+    assert info.value.element == "src"
+
+
+def test_blocked_write_times_out(tmp_path):
+    # a sink that waits for a timestamp 1000 s away never takes the second frame
+    w = Writer("fakesink sync=true", fps=30, max_buffers=2, timeout=0.5)
+    frame = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(TimeoutError, match="took no video data"):
+        for _ in range(10):
+            w.write(frame, pts=1000.0)
+    with pytest.raises(TimeoutError, match="end of stream"):
+        w.close()
+    assert w.pipeline.pipeline is None  # torn down anyway
+    w.close()
+
+
+@pytest.mark.parametrize("mode", ["drop-newest", "drop-oldest"])
+def test_drop_backpressure_counts_dropped_frames(mode):
+    w = Writer("identity sleep-time=20000 ! fakesink", fps=30, backpressure=mode, max_buffers=2)
+    frame = np.zeros((8, 8, 3), np.uint8)
+    with w:
+        results = [w.write(frame) for _ in range(40)]
+    assert w.dropped > 0
+    if mode == "drop-newest":
+        assert results.count(False) == w.dropped
+        assert w.frames_written + w.dropped == 40
+    else:
+        assert all(results)
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+
+def test_size_change_mid_stream_is_a_caps_error():
+    with Writer("fakesink", fps=30) as w:
+        w.write(np.zeros((16, 16, 3), np.uint8))
+        with pytest.raises(CapsError, match=r"shape \(16, 18, 3\)"):
+            w.write(np.zeros((16, 18, 3), np.uint8))
+        w.write(np.zeros((16, 16, 3), np.uint8))  # the writer still works
+    assert w.frames_written == 2
+
+
+def test_wrong_dtype_is_a_caps_error():
+    with Writer("fakesink", fps=30) as w, pytest.raises(CapsError, match="cannot guess"):
+        w.write(np.zeros((16, 16, 3), np.float32))
+    with Writer("fakesink", fps=30) as w:
+        w.write(np.zeros((16, 16, 3), np.uint8))
+        with pytest.raises(CapsError, match="dtype"):
+            w.write(np.zeros((16, 16, 3), np.uint16))
+
+
+def test_write_after_close_and_idempotent_close(tmp_path):
+    w = Writer(tmp_path / "c.mp4")
+    w.write(np.zeros((16, 16, 3), np.uint8))
+    w.close()
+    w.close()
+    with pytest.raises(ClosedError, match="closed"):
+        w.write(np.zeros((16, 16, 3), np.uint8))
+    assert count_frames(tmp_path / "c.mp4") == 1
+
+
+def test_missing_directory_is_a_clear_error(tmp_path):
+    target = tmp_path / "nope" / "out.mp4"
+    with pytest.raises(TargetDirectoryError) as info:
+        Writer(target)
+    assert isinstance(info.value, PipelineError)
+    assert isinstance(info.value, FileNotFoundError)
+    assert "does not exist" in str(info.value) and "Hint:" in str(info.value)
+
+
+def test_unwritable_file_raises_with_a_hint(tmp_path):
+    target = tmp_path / "dir.mp4"
+    target.mkdir()  # a directory where the file should go
+    with pytest.raises(PipelineError) as info:
+        Writer(target, caps="video/x-raw,format=RGB,width=8,height=8,framerate=30/1")
+    assert info.value.hint
+
+
+def test_target_rules():
+    assert is_description("videoconvert ! fakesink")
+    assert is_description("fakesink sync=false")
+    assert not is_description("out.mp4")
+    assert not is_description(Path("fakesink"))
+    with pytest.raises(ValueError, match="known extension"):
+        is_description("out.xyz")
+
+
+def test_description_targets():
+    tail = Writer("videoconvert ! fakesink")
+    assert tail.pipeline.command == "appsrc name=src ! videoconvert ! fakesink"
+    tail.close()
+    caps = "video/x-raw,format=GRAY8,width=8,height=4,framerate=5/1"
+    full = Writer("appsrc name=mine ! fakesink", caps=caps)
+    try:
+        assert full.pipeline.pipeline is not None  # caps given: started at once
+        assert full.caps.startswith("video/x-raw, format=(string)GRAY8")
+        full.write(np.zeros((4, 8), np.uint8))
+        full.write(np.zeros((4, 8, 1), np.uint8))
+    finally:
+        full.close()
+    assert full.frames_written == 2
+    assert full.encoder is None
+
+
+def test_facade_names():
+    assert gstreamer.Writer is Writer
+    assert gstreamer.write_frames is write_frames
+
+
+# -- resources -----------------------------------------------------------------------------
+
+
+def _fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _tasks():
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_open_close_cycles_leak_no_threads_or_fds():
+    frame = np.zeros((4, 4), np.uint8)
+    for _ in range(20):  # warm up lazily created thread pools and caches
+        with Writer("fakesink", fps=30) as w:
+            w.write(frame)
+    threads, fds, tasks = threading.active_count(), _fds(), _tasks()
+    for _ in range(1000):
+        with Writer("fakesink", fps=30) as w:
+            w.write(frame)
+    assert w.frames_written == 1
+    assert threading.active_count() <= threads + 2
+    assert _tasks() <= tasks + 2  # native (GStreamer) threads too
+    assert _fds() <= fds + 5
+
+
+def test_example_script_writes_playable_files(tmp_path):
+    script = SRC.parent / "examples" / "write_video.py"
+    env = {**os.environ, "PYTHONPATH": os.fspath(SRC)}
+    out = subprocess.run(
+        [sys.executable, os.fspath(script), os.fspath(tmp_path)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert count_frames(tmp_path / "moving_box.mp4") == 90
+    assert count_frames(tmp_path / "with_sound.mkv") == 90
