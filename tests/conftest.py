@@ -18,10 +18,20 @@ def ffprobe_stream(path, *entries):
     fields = ",".join(entries)
     out = subprocess.run(
         [
-            "ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-            "-show_entries", f"stream={fields}", "-of", "default=noprint_wrappers=1",
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            f"stream={fields}",
+            "-of",
+            "default=noprint_wrappers=1",
             os.fspath(path),
         ],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return dict(line.split("=", 1) for line in out.strip().splitlines())

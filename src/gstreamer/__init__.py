@@ -25,15 +25,20 @@ from .errors import (
     NegotiationError,
     ParseError,
     PipelineError,
+    SourceNotFoundError,
     StateChangeError,
+    TargetDirectoryError,
     TimeoutError,
 )
 from .frame import Frame
 from .pipeline import GstPipeline
+from .reader import Reader, read_frames
+from .writer import AudioWriter, MuxWriter, Writer, write_audio, write_frames
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AudioWriter",
     "BufferError",
     "CapsError",
     "ClosedError",
@@ -48,29 +53,26 @@ __all__ = [
     "LeakyQueue",
     "LifecycleError",
     "MissingElementError",
+    "MuxWriter",
     "NegotiationError",
     "ParseError",
     "PipelineError",
+    "Reader",
+    "SourceNotFoundError",
     "StateChangeError",
+    "TargetDirectoryError",
     "TimeoutError",
+    "Writer",
     "__version__",
     "audio_caps",
     "buffer_to_ndarray",
     "ndarray_to_buffer",
+    "read_frames",
     "video_caps",
+    "write_audio",
+    "write_frames",
     "zero_copy_available",
 ]
-
-# Filled in by modules that are imported on first use (keeps `import gstreamer` light).
-_LAZY = {
-    "Reader": "reader",
-    "read_frames": "reader",
-    "Writer": "writer",
-    "write_frames": "writer",
-    "AudioWriter": "writer",
-    "MuxWriter": "writer",
-    "write_audio": "writer",
-}
 
 _GI_MODULES = ("Gst", "GstApp", "GstVideo", "GstAudio", "GstBase", "GstPbutils", "GLib", "GObject")
 
@@ -83,12 +85,8 @@ def __getattr__(name: str) -> Any:
         if name in ("GLib", "GObject"):
             _gi.ensure_init()
         return mod
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'gstreamer' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*__all__, *_LAZY, *_GI_MODULES])
+    return sorted([*__all__, *_GI_MODULES])

@@ -9,7 +9,8 @@
     │   │   └── MissingElementError            an element is not installed (names the package)
     │   ├── NegotiationError                   caps could not be negotiated ("not-negotiated")
     │   ├── StateChangeError                   a state change failed
-    │   └── SourceNotFoundError(FileNotFoundError)  the file to read does not exist
+    │   ├── SourceNotFoundError(FileNotFoundError)  the file to read does not exist
+    │   └── TargetDirectoryError(FileNotFoundError) the folder to write into does not exist
     ├── CapsError(ValueError)                  array shape/dtype and caps disagree; bad format
     ├── BufferError(BufferError)               mapping a buffer failed / wrong writability
     ├── LifecycleError(RuntimeError)           started twice, used before start
@@ -37,6 +38,7 @@ __all__ = [
     "PipelineError",
     "SourceNotFoundError",
     "StateChangeError",
+    "TargetDirectoryError",
     "TimeoutError",
 ]
 
@@ -132,6 +134,24 @@ class SourceNotFoundError(PipelineError, FileNotFoundError):
 
     def __init__(self, message: str, *, filename: Optional[str] = None) -> None:
         super().__init__(message, hint="check the path; relative paths use the working directory")
+        self.filename = filename
+
+
+class TargetDirectoryError(PipelineError, FileNotFoundError):
+    """The directory a file is to be written to does not exist.
+
+    Attributes
+    ----------
+    filename : str
+        The file that was to be written.
+    """
+
+    def __init__(self, message: str, *, filename: str) -> None:
+        super().__init__(
+            message,
+            domain="gst-resource-error-quark",
+            hint="create the directory first (os.makedirs(path, exist_ok=True)) or fix the path",
+        )
         self.filename = filename
 
 

@@ -55,7 +55,7 @@ from .errors import (
     ClosedError,
     GstError,
     LifecycleError,
-    PipelineError,
+    TargetDirectoryError,
     TimeoutError,
 )
 from .frame import Frame
@@ -78,24 +78,6 @@ FrameRate = Union[int, float, Fraction, str, None]
 
 _SECOND = 1_000_000_000
 _NEW, _OPEN, _CLOSED = "new", "open", "closed"
-
-
-class TargetDirectoryError(PipelineError, FileNotFoundError):
-    """The directory a file is to be written to does not exist.
-
-    Attributes
-    ----------
-    filename : str
-        The file that was to be written.
-    """
-
-    def __init__(self, message: str, *, filename: str) -> None:
-        super().__init__(
-            message,
-            domain="gst-resource-error-quark",
-            hint="create the directory first (os.makedirs(path, exist_ok=True)) or fix the path",
-        )
-        self.filename = filename
 
 
 def _ns(value: Timestamp) -> Optional[int]:
