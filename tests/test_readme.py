@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ffprobe_stream
 
 README = Path(__file__).resolve().parent.parent / "README.md"
