@@ -501,7 +501,69 @@ class _BaseWriter:
                 log.debug("shutdown in __del__ failed", exc_info=True)
 
 
-class Writer(_BaseWriter):
+class _SingleInputWriter(_BaseWriter):
+    """A writer with one appsrc (``name=src``): a file target or a pipeline description."""
+
+    _KIND = "video"
+
+    def __init__(
+        self,
+        target: Union[str, os.PathLike[str]],
+        encoder: str,
+        timeout: float,
+        **options: Any,
+    ) -> None:
+        self._encoder: Optional[EncoderChoice] = None
+        super().__init__(self._describe(target, encoder), timeout)
+        self._target = target
+        self._input = _Input(self._KIND, name="src", **options)
+        self._inputs = {"src": self._input}
+        if self._input.layout is not None:
+            self._start()
+
+    def _describe(self, target: Union[str, os.PathLike[str]], encoder: str) -> str:
+        if is_description(target):
+            text = os.fspath(target).strip()
+            return text if _starts_with_appsrc(text) else f"appsrc name=src ! {text}"
+        path = os.fspath(target)
+        fmt = file_format(path)
+        video = self._KIND == "video"
+        if fmt is None or fmt.kind != self._KIND:
+            known = ", ".join(VIDEO_EXTENSIONS if video else AUDIO_EXTENSIONS)
+            other = "AudioWriter for audio files" if video else "Writer for video files"
+            hint = f" use {other}" if fmt is not None else ""
+            kind = "a video" if video else "an audio"
+            raise ValueError(f"{path!r} is not {kind} file extension ({known}){hint}")
+        _check_directory(path)
+        self._encoder = _encoder_for(fmt.codec, encoder)
+        convert = _video_convert() if video else "audioconvert ! audioresample"
+        return _file_pipeline("appsrc name=src", convert, self._encoder, fmt, path)
+
+    @property
+    def caps(self) -> Optional[str]:
+        """The caps of the written data (None before the first write)."""
+        return self._input.caps
+
+    @property
+    def encoder(self) -> Optional[str]:
+        """Factory name of the encoder used (``"x264enc"``); None for pipeline targets."""
+        return self._encoder.name if self._encoder is not None else None
+
+    @property
+    def encoder_choice(self) -> Optional[EncoderChoice]:
+        """The full :class:`~gstreamer.encoders.EncoderChoice` (None for pipeline targets)."""
+        return self._encoder
+
+    @property
+    def dropped(self) -> int:
+        """Frames or blocks dropped because of ``backpressure="drop-*"``."""
+        return self._input.dropped
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {os.fspath(self._target)!r} {self._state}>"
+
+
+class Writer(_SingleInputWriter):
     """Write video frames (NumPy arrays) to a file or a pipeline.
 
     Parameters
@@ -548,13 +610,10 @@ class Writer(_BaseWriter):
         timeout: float = 10.0,
         copy: bool = False,
     ) -> None:
-        self._encoder: Optional[EncoderChoice] = None
-        description = self._describe(target, encoder)
-        super().__init__(description, timeout)
-        self._target = target
-        self._input = _Input(
-            "video",
-            name="src",
+        super().__init__(
+            target,
+            encoder,
+            timeout,
             fps=fps,
             format=format,
             caps=caps,
@@ -563,24 +622,6 @@ class Writer(_BaseWriter):
             live=live,
             copy=copy,
         )
-        self._inputs = {"src": self._input}
-        if self._input.layout is not None:
-            self._start()
-
-    def _describe(self, target: Union[str, os.PathLike[str]], encoder: str) -> str:
-        if is_description(target):
-            text = os.fspath(target).strip()
-            return text if _starts_with_appsrc(text) else f"appsrc name=src ! {text}"
-        path = os.fspath(target)
-        fmt = file_format(path)
-        if fmt is None or fmt.kind != "video":
-            hint = "use AudioWriter for audio files" if fmt is not None else ""
-            raise ValueError(
-                f"{path!r} is not a video file extension ({', '.join(VIDEO_EXTENSIONS)}) " + hint
-            )
-        _check_directory(path)
-        self._encoder = _encoder_for(fmt.codec, encoder)
-        return _file_pipeline("appsrc name=src", _video_convert(), self._encoder, fmt, path)
 
     def write(
         self,
@@ -618,39 +659,16 @@ class Writer(_BaseWriter):
         return self._write(self._input, data, pts, duration)
 
     @property
-    def caps(self) -> Optional[str]:
-        """The caps of the written frames (None before the first write)."""
-        return self._input.caps
-
-    @property
-    def encoder(self) -> Optional[str]:
-        """Factory name of the encoder used (``"x264enc"``); None for pipeline targets."""
-        return self._encoder.name if self._encoder is not None else None
-
-    @property
-    def encoder_choice(self) -> Optional[EncoderChoice]:
-        """The full :class:`~gstreamer.encoders.EncoderChoice` (None for pipeline targets)."""
-        return self._encoder
-
-    @property
     def frames_written(self) -> int:
         """Frames handed to the pipeline; with ``"drop-newest"`` dropped ones are not
         counted, with ``"drop-oldest"`` they are (they were pushed, then displaced)."""
         return self._input.pushed
 
-    @property
-    def dropped(self) -> int:
-        """Frames dropped because of ``backpressure="drop-*"``."""
-        return self._input.dropped
-
     def __enter__(self) -> Writer:
         return self
 
-    def __repr__(self) -> str:
-        return f"<Writer {os.fspath(self._target)!r} {self._state}>"
 
-
-class AudioWriter(_BaseWriter):
+class AudioWriter(_SingleInputWriter):
     """Write audio samples (``(samples, channels)`` arrays) to a file or a pipeline.
 
     Parameters
@@ -668,6 +686,8 @@ class AudioWriter(_BaseWriter):
         As for :class:`Writer`.
     """
 
+    _KIND = "audio"
+
     def __init__(
         self,
         target: Union[str, os.PathLike[str]],
@@ -683,13 +703,10 @@ class AudioWriter(_BaseWriter):
         timeout: float = 10.0,
         copy: bool = False,
     ) -> None:
-        self._encoder: Optional[EncoderChoice] = None
-        description = self._describe(target, encoder)
-        super().__init__(description, timeout)
-        self._target = target
-        self._input = _Input(
-            "audio",
-            name="src",
+        super().__init__(
+            target,
+            encoder,
+            timeout,
             rate=rate,
             channels=channels,
             format=format,
@@ -698,25 +715,6 @@ class AudioWriter(_BaseWriter):
             max_buffers=max_buffers,
             live=live,
             copy=copy,
-        )
-        self._inputs = {"src": self._input}
-        if self._input.layout is not None:
-            self._start()
-
-    def _describe(self, target: Union[str, os.PathLike[str]], encoder: str) -> str:
-        if is_description(target):
-            text = os.fspath(target).strip()
-            return text if _starts_with_appsrc(text) else f"appsrc name=src ! {text}"
-        path = os.fspath(target)
-        fmt = file_format(path)
-        if fmt is None or fmt.kind != "audio":
-            raise ValueError(
-                f"{path!r} is not an audio file extension ({', '.join(AUDIO_EXTENSIONS)})"
-            )
-        _check_directory(path)
-        self._encoder = _encoder_for(fmt.codec, encoder)
-        return _file_pipeline(
-            "appsrc name=src", "audioconvert ! audioresample", self._encoder, fmt, path
         )
 
     def write(self, samples: Any, pts: Timestamp = None) -> bool:
@@ -732,21 +730,9 @@ class AudioWriter(_BaseWriter):
         return self._write(self._input, samples, pts, None)
 
     @property
-    def caps(self) -> Optional[str]:
-        return self._input.caps
-
-    @property
-    def encoder(self) -> Optional[str]:
-        return self._encoder.name if self._encoder is not None else None
-
-    @property
     def blocks_written(self) -> int:
         """Sample blocks handed to the pipeline."""
         return self._input.pushed
-
-    @property
-    def dropped(self) -> int:
-        return self._input.dropped
 
     def __enter__(self) -> AudioWriter:
         return self
