@@ -40,7 +40,50 @@ class _Worker:
         self._pool.shutdown(wait=False)
 
 
-class AsyncReader:
+class _AsyncBase:
+    """Closing shared by the asyncio front ends."""
+
+    # close() on the worker (after queued calls) or beside it (to interrupt a blocked call)
+    _CLOSE_ON_WORKER = True
+
+    def __init__(self, worker_name: str) -> None:
+        self._inner: Any = None
+        self._worker = _Worker(worker_name)
+        self._closed = False
+
+    async def _finish(self, name: str, *args: Any) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        inner = self._inner
+        try:
+            if inner is not None:
+                call = getattr(inner, name)
+                if self._CLOSE_ON_WORKER:
+                    await self._worker.run(call, *args)
+                else:
+                    await asyncio.get_running_loop().run_in_executor(None, call, *args)
+        finally:
+            self._worker.shutdown()
+
+    async def close(self) -> None:
+        """Stop the pipeline; idempotent. Raises an error no earlier call raised."""
+        await self._finish("close")
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if exc is None:
+            await self.close()
+        else:
+            # an exception is in flight: the blocking object's __exit__ decides how to stop
+            await self._finish("__exit__", exc_type, exc, tb)
+
+
+class AsyncReader(_AsyncBase):
     """A :class:`~gstreamer.Reader` for asyncio.
 
     Takes the same arguments as :class:`~gstreamer.Reader`. The pipeline starts in the
@@ -54,30 +97,28 @@ class AsyncReader:
     """
 
     def __init__(self, source: Source, **kwargs: Any) -> None:
+        super().__init__("gstreamer-aio-reader")
         self._source = source
         self._kwargs = kwargs
-        self._reader: Optional[Reader] = None
-        self._worker = _Worker("gstreamer-aio-reader")
-        self._closed = False
 
     @property
     def reader(self) -> Optional[Reader]:
         """The blocking :class:`~gstreamer.Reader` (None before start)."""
-        return self._reader
+        return self._inner  # type: ignore[no-any-return]
 
     async def start(self) -> AsyncReader:
         """Build and start the pipeline (in the worker thread); idempotent."""
         if self._closed:
             raise ClosedError("AsyncReader is closed")
-        if self._reader is None:
-            self._reader = await self._worker.run(Reader, self._source, **self._kwargs)
+        if self._inner is None:
+            self._inner = await self._worker.run(Reader, self._source, **self._kwargs)
         return self
 
     async def read(self, timeout: Optional[float] = None) -> Optional[Frame]:
         """The next frame, or None at end of stream (see :meth:`Reader.read`)."""
         await self.start()
-        assert self._reader is not None
-        return await self._worker.run(self._reader.read, timeout)
+        assert self.reader is not None
+        return await self._worker.run(self.reader.read, timeout)
 
     def __aiter__(self) -> AsyncReader:
         return self
@@ -88,52 +129,16 @@ class AsyncReader:
             raise StopAsyncIteration
         return frame
 
-    async def close(self) -> None:
-        """Stop the pipeline; idempotent. Raises an error no earlier call raised.
-
-        It also ends a :meth:`read` that is waiting in the worker thread.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        reader = self._reader
-        try:
-            if reader is not None:
-                # not on the worker: it may be blocked in read(), which close() interrupts
-                loop = asyncio.get_running_loop()
-                await loop.run_in_executor(None, reader.close)
-        finally:
-            self._worker.shutdown()
+    _CLOSE_ON_WORKER = False  # close() also ends a read() waiting in the worker
 
     async def __aenter__(self) -> AsyncReader:
         return await self.start()
 
-    async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        if exc is None:
-            await self.close()
-            return
-        # an exception is in flight: stop without raising the pipeline's error over it
-        if self._closed:
-            return
-        self._closed = True
-        reader = self._reader
-        try:
-            if reader is not None:
-                loop = asyncio.get_running_loop()
-                await loop.run_in_executor(None, reader.__exit__, exc_type, exc, tb)
-        finally:
-            self._worker.shutdown()
-
     def __repr__(self) -> str:
-        return f"<AsyncReader {self._reader!r}>"
+        return f"<AsyncReader {self.reader!r}>"
 
 
-class AsyncWriter:
+class AsyncWriter(_AsyncBase):
     """A :class:`~gstreamer.Writer` for asyncio: ``await write(frame)``, ``await close()``.
 
     Takes the same arguments as :class:`~gstreamer.Writer`. Writes run in order in one
@@ -142,25 +147,23 @@ class AsyncWriter:
     """
 
     def __init__(self, target: Any, **kwargs: Any) -> None:
+        super().__init__("gstreamer-aio-writer")
         self._target = target
         self._kwargs = kwargs
-        self._writer: Optional[Writer] = None
-        self._worker = _Worker("gstreamer-aio-writer")
-        self._closed = False
 
     @property
     def writer(self) -> Optional[Writer]:
         """The blocking :class:`~gstreamer.Writer` (None before start)."""
-        return self._writer
+        return self._inner  # type: ignore[no-any-return]
 
     async def start(self) -> AsyncWriter:
         """Create the writer (in the worker thread); idempotent."""
         if self._closed:
             raise ClosedError("AsyncWriter is closed")
-        if self._writer is None:
+        if self._inner is None:
             from .writer import Writer
 
-            self._writer = await self._worker.run(Writer, self._target, **self._kwargs)
+            self._inner = await self._worker.run(Writer, self._target, **self._kwargs)
         return self
 
     async def write(
@@ -177,43 +180,11 @@ class AsyncWriter:
         if self._closed:
             raise ClosedError("AsyncWriter is closed")
         await self.start()
-        assert self._writer is not None
-        return await self._worker.run(self._writer.write, frame, pts=pts, duration=duration)
-
-    async def close(self) -> None:
-        """Finish the stream (EOS, wait, stop) after all queued writes; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        writer = self._writer
-        try:
-            if writer is not None:
-                await self._worker.run(writer.close)
-        finally:
-            self._worker.shutdown()
+        assert self.writer is not None
+        return await self._worker.run(self.writer.write, frame, pts=pts, duration=duration)
 
     async def __aenter__(self) -> AsyncWriter:
         return await self.start()
 
-    async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        if exc is None:
-            await self.close()
-            return
-        # an exception is in flight: let the Writer decide how to stop (its __exit__)
-        if self._closed:
-            return
-        self._closed = True
-        writer = self._writer
-        try:
-            if writer is not None:
-                await self._worker.run(writer.__exit__, exc_type, exc, tb)
-        finally:
-            self._worker.shutdown()
-
     def __repr__(self) -> str:
-        return f"<AsyncWriter {self._writer!r}>"
+        return f"<AsyncWriter {self.writer!r}>"
