@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from gstreamer import ClosedError, GstVideoSource, PipelineError
+from gstreamer import ClosedError, GstVideoSource, PipelineError, Reader
 from gstreamer.pipeline import quote
 from gstreamer.streaming import (
     MjpegServer,
@@ -239,6 +239,22 @@ def test_rtspsrc_reads_pushed_frames_into_gstvideosource(rtsp_server):
         shape, mean = mean_color(rtsp_source(rtsp_server.url))
     assert shape == (H, W, 3)
     assert mean[2] > 200 and mean[0] < 40 and mean[1] < 40, mean
+
+
+@pytest.mark.parametrize("via", ["rtspsrc", "uridecodebin"])
+def test_rtsp_stream_read_into_our_reader(rtsp_server, via):
+    if via == "rtspsrc":
+        source = rtsp_source(rtsp_server.url)
+    else:
+        source = f"uridecodebin uri={quote(rtsp_server.url)}"
+    with feeding(rtsp_server, BLUE), Reader(source, timeout=20, latest_only=True) as reader:
+        frames = [reader.read() for _ in range(4)]
+    assert all(f is not None for f in frames)
+    last = frames[-1]
+    assert last.data.shape == (H, W, 3)
+    mean = last.data.reshape(-1, 3).mean(axis=0)
+    assert mean[2] > 200 and mean[0] < 40 and mean[1] < 40, mean
+    assert last.pts is not None
 
 
 def test_rtsp_password_is_required_and_checked():
@@ -472,7 +488,6 @@ def test_headless_chromium_shows_the_mjpeg_frames(tmp_path, color):
 
 @pytest.mark.parametrize("codec", ["h264", "jpeg"])
 def test_udp_rtp_send_and_receive_into_a_reader(codec):
-    from gstreamer import Reader
 
     port = free_port(socket.SOCK_DGRAM)
     with contextlib.ExitStack() as stack:
