@@ -240,7 +240,23 @@ def test_launch_runs_to_eos_with_a_progress_bar(tmp_path, capsys):
     assert rc == 0
     err = capsys.readouterr().err
     assert "%" in err and "/ 00:01.5" in err
+    assert "100.0% 00:01.5 / 00:01.5" in err  # a finished run ends on a full bar
     assert "end of stream after" in err
+
+
+def test_output_closed_early_is_not_a_traceback():
+    # `gstreamer doctor | head -1`: the reader is gone before we print
+    proc = subprocess.Popen(
+        [PY, "-m", "gstreamer", "doctor"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err
 
 
 def test_launch_shows_live_fps_when_the_duration_is_unknown(capsys):

@@ -320,6 +320,8 @@ class _Progress:
         self.start = time.perf_counter()
         self._last = 0.0
         self._printed = False
+        self._duration: Optional[int] = None
+        self._full = False
 
     def show(self, position: Optional[int], duration: Optional[int], buffers: int) -> None:
         now = time.perf_counter()
@@ -327,12 +329,9 @@ class _Progress:
             return
         self._last = now
         if duration and duration > 0 and position is not None and position >= 0:
-            frac = min(1.0, position / duration)
-            filled = int(frac * 30)
-            text = (
-                f"[{'#' * filled}{'-' * (30 - filled)}] {frac * 100:5.1f}% "
-                f"{_fmt_time(position)} / {_fmt_time(duration)}"
-            )
+            self._duration = duration
+            self._full = position >= duration
+            text = self._bar(position, duration)
         else:
             elapsed = max(now - self.start, 1e-9)
             text = f"{buffers} buffers, {buffers / elapsed:.1f} fps"
@@ -343,7 +342,21 @@ class _Progress:
         self.stream.flush()
         self._printed = True
 
-    def finish(self) -> None:
+    @staticmethod
+    def _bar(position: int, duration: int) -> str:
+        frac = min(1.0, position / duration)
+        filled = int(frac * 30)
+        return (
+            f"[{'#' * filled}{'-' * (30 - filled)}] {frac * 100:5.1f}% "
+            f"{_fmt_time(position)} / {_fmt_time(duration)}"
+        )
+
+    def finish(self, complete: bool = False) -> None:
+        """End the progress line; ``complete`` draws a full bar when a duration was known."""
+        if complete and self._duration and not self._full:
+            end = "\r" if self.stream.isatty() else "\n"
+            print(self._bar(self._duration, self._duration), end=end, file=self.stream)
+            self._printed = True
         if self._printed and self.stream.isatty():
             print(file=self.stream)
 
@@ -429,7 +442,7 @@ def _run_launch(args: argparse.Namespace, pipeline: Any) -> int:
                 pipeline.shutdown(eos=False, raise_errors=False)
                 return 130
         if not args.quiet:
-            progress.finish()
+            progress.finish(complete=not interrupted)
         elapsed = time.perf_counter() - progress.start
         pipeline.shutdown(eos=False)
     finally:
@@ -807,6 +820,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `gstreamer doctor | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
