@@ -11,6 +11,17 @@ DEB_PACKAGES=(
   libgirepository1.0-dev libcairo2-dev pkg-config xvfb ffmpeg chromium
 )
 
+PYTHON="${PYTHON:-python3}"
+# PyGObject is built from source: it needs a C compiler, Python's headers and venv support.
+command -v cc >/dev/null 2>&1 || DEB_PACKAGES+=(gcc)
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  DEB_PACKAGES+=(python3 python3-venv python3-dev)
+else
+  "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || DEB_PACKAGES+=(python3-venv)
+  "$PYTHON" -c "import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))" 2>/dev/null \
+    || DEB_PACKAGES+=(python3-dev)
+fi
+
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
@@ -22,10 +33,9 @@ if ((${#missing[@]})); then
   SUDO=""
   if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-PYTHON="${PYTHON:-python3}"
 stamp=.venv/.setup-stamp
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
