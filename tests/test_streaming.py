@@ -315,6 +315,37 @@ def test_rtsp_client_that_disconnects_mid_stream_does_not_stop_the_server(rtsp_s
     assert parse_probe(after.stdout)["codec_name"] == "h264"
 
 
+class _FailingRtspServer(RtspServer):
+    """The real server whose media pipeline has an element that errors after 5 buffers."""
+
+    def _launch(self) -> str:
+        return (
+            super()
+            ._launch()
+            .replace("! videoconvert !", "! identity error-after=5 ! videoconvert !")
+        )
+
+
+def test_rtsp_media_pipeline_error_is_raised_by_push():
+    with _FailingRtspServer(W, H, port=0) as server:
+        client = subprocess.Popen(
+            ffmpeg_frames_cmd(server.url, 50, "-rtsp_transport", "tcp"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            frame = np.zeros((H, W, 3), np.uint8)
+            deadline = time.monotonic() + 30
+            with pytest.raises(PipelineError) as info:
+                while time.monotonic() < deadline:
+                    server.push(frame)
+                    time.sleep(1 / 30)
+            assert info.value.element is not None and "identity" in info.value.element
+        finally:
+            client.kill()
+            client.wait()
+
+
 def test_rtsp_push_without_clients_drops_and_close_is_idempotent():
     server = RtspServer(W, H, port=0)
     with pytest.raises(Exception, match="not started"):

@@ -46,6 +46,7 @@ from .errors import (
     MissingElementError,
     PipelineError,
     TimeoutError,
+    from_gerror,
     package_for,
 )
 from .pipeline import quote
@@ -623,12 +624,25 @@ class RtspServer(_Server):
                 live_clock=True,
             )
             media.connect("unprepared", self._on_media_unprepared, feeder)
+            pipeline = media.get_element().get_parent()
+            if pipeline is not None:
+                # the media owns the pipeline and its bus watch; a sync handler only records
+                pipeline.get_bus().set_sync_handler(self._on_media_message)
         except Exception as exc:  # re-raised by push() in the caller's thread
             self._error = exc
             return
         with self._lock:
             self._feeder = feeder
         log.debug("%s: client media configured", self)
+
+    def _on_media_message(self, bus: Any, message: Any, *user_data: Any) -> Any:
+        """Streaming threads: keep the media pipeline's first error for :meth:`push`."""
+        Gst = _gi.Gst()
+        if message.type == Gst.MessageType.ERROR and self._error is None:
+            gerror, debug = message.parse_error()
+            src = message.src.get_name() if message.src is not None else None
+            self._error = from_gerror(gerror, debug, src)
+        return Gst.BusSyncReply.PASS
 
     def _on_media_unprepared(self, media: Any, feeder: AppSrcFeeder) -> None:
         with self._lock:
