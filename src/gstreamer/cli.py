@@ -409,8 +409,14 @@ def _interrupts_raise() -> Iterator[None]:
 def _run_launch(args: argparse.Namespace, pipeline: Any) -> int:
     from .errors import TimeoutError
 
+    counters: list[_BufferCounter] = []
+
+    def count_buffers() -> None:  # before PLAYING, so a live source's first buffers count
+        counters.append(_BufferCounter(pipeline.pipeline))
+
+    pipeline._on_pipeline_init = count_buffers
     pipeline.startup()
-    counter = _BufferCounter(pipeline.pipeline)
+    counter = counters[0]
     progress = _Progress(sys.stderr)
     interrupted = False
     try:
