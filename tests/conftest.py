@@ -1,10 +1,11 @@
+import gc
 import os
 import shutil
 import subprocess
 
 import pytest
 
-from gstreamer import _gi
+from gstreamer import _gi, buffers
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,3 +36,57 @@ def ffprobe_stream(path, *entries):
         text=True,
     ).stdout
     return dict(line.split("=", 1) for line in out.strip().splitlines())
+
+
+class Passthrough:
+    """``appsrc ! [middle !] appsink`` with fixed caps: push buffers, pull samples."""
+
+    def __init__(self, caps: str, middle: str = "") -> None:
+        Gst = _gi.Gst()
+        mid = f"{middle} ! " if middle else ""
+        self.pipeline = Gst.parse_launch(
+            f"appsrc name=src format=time ! {mid}appsink name=sink sync=false"
+        )
+        self.src = self.pipeline.get_by_name("src")
+        self.sink = self.pipeline.get_by_name("sink")
+        self.src.set_property("caps", Gst.Caps.from_string(caps))
+        assert self.pipeline.set_state(Gst.State.PLAYING) != Gst.StateChangeReturn.FAILURE
+
+    def push(self, buf) -> None:
+        assert self.src.emit("push-buffer", buf) == _gi.Gst().FlowReturn.OK
+
+    def pull(self):
+        Gst = _gi.Gst()
+        sample = self.sink.emit("try-pull-sample", 5 * Gst.SECOND)
+        if sample is None:
+            msg = self.pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
+            detail = msg.parse_error() if msg else "no error on the bus"
+            raise AssertionError(f"no sample came out: {detail}")
+        return sample
+
+    def roundtrip(self, buf):
+        self.push(buf)
+        return self.pull()
+
+    def close(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.set_state(_gi.Gst().State.NULL)
+        # appsink keeps its last sample until the pipeline is freed: drop our references
+        self.pipeline = self.src = self.sink = None
+
+
+@pytest.fixture
+def passthrough():
+    """Make :class:`Passthrough` pipelines; all closed afterwards, with no array left alive."""
+    made: list[Passthrough] = []
+
+    def make(caps: str, middle: str = "") -> Passthrough:
+        p = Passthrough(caps, middle)
+        made.append(p)
+        return p
+
+    yield make
+    while made:
+        made.pop().close()
+    gc.collect()
+    assert buffers.live_wrapped_arrays() == 0

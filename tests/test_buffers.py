@@ -20,52 +20,14 @@ from gstreamer.errors import BufferError, CapsError
 RGB_ODD = "video/x-raw,format=RGB,width=318,height=238,framerate=30/1"
 
 
-class Pipe:
-    """``appsrc ! [middle !] appsink`` with fixed caps."""
-
-    def __init__(self, caps: str, middle: str = "") -> None:
-        Gst = _gi.Gst()
-        mid = f"{middle} ! " if middle else ""
-        self.pipeline = Gst.parse_launch(
-            f"appsrc name=src format=time ! {mid}appsink name=sink sync=false"
-        )
-        self.src = self.pipeline.get_by_name("src")
-        self.sink = self.pipeline.get_by_name("sink")
-        self.src.set_property("caps", Gst.Caps.from_string(caps))
-        assert self.pipeline.set_state(Gst.State.PLAYING) != Gst.StateChangeReturn.FAILURE
-
-    def push(self, buf) -> None:
-        assert self.src.emit("push-buffer", buf) == _gi.Gst().FlowReturn.OK
-
-    def pull(self):
-        sample = self.sink.emit("try-pull-sample", 5 * _gi.Gst().SECOND)
-        assert sample is not None, "no sample came out of the pipeline"
-        return sample
-
-    def roundtrip(self, buf):
-        self.push(buf)
-        return self.pull()
-
-    def close(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.set_state(_gi.Gst().State.NULL)
-        self.pipeline = self.src = self.sink = None
-
-
 @pytest.fixture
-def pipe():
-    made: list[Pipe] = []
+def pipe(passthrough):
+    """Passthrough pipelines, RGB 318x238 unless told otherwise."""
 
-    def make(caps: str = RGB_ODD, middle: str = "") -> Pipe:
-        p = Pipe(caps, middle)
-        made.append(p)
-        return p
+    def make(caps: str = RGB_ODD, middle: str = ""):
+        return passthrough(caps, middle)
 
-    yield make
-    while made:
-        made.pop().close()
-    gc.collect()
-    assert buffers.live_wrapped_arrays() == 0
+    return make
 
 
 def rgb_frame(seed: int = 0, height: int = 238, width: int = 318) -> np.ndarray:

@@ -8,10 +8,9 @@ equal the expected reordering of the array we pushed.
 
 from __future__ import annotations
 
-import gc
-
 import numpy as np
 import pytest
+from conftest import Passthrough
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,54 +26,6 @@ ISSUE_VIDEO = [
 SIZES = [(318, 238), (1, 1), (7, 5), (64, 48)]
 ALL_VIDEO = sorted(VIDEO_FORMATS)
 AUDIO = ["S8", "U8", "S16LE", "S32LE", "F32LE", "F64LE"]
-
-
-class Passthrough:
-    """``appsrc ! [middle !] appsink`` with fixed caps; pushes buffers, pulls samples."""
-
-    def __init__(self, caps: str, middle: str = "") -> None:
-        Gst = _gi.Gst()
-        mid = f"{middle} ! " if middle else ""
-        self.pipeline = Gst.parse_launch(
-            f"appsrc name=src format=time ! {mid}appsink name=sink sync=false"
-        )
-        self.src = self.pipeline.get_by_name("src")
-        self.sink = self.pipeline.get_by_name("sink")
-        self.src.set_property("caps", Gst.Caps.from_string(caps))
-        assert self.pipeline.set_state(Gst.State.PLAYING) != Gst.StateChangeReturn.FAILURE
-
-    def roundtrip(self, buf):
-        Gst = _gi.Gst()
-        assert self.src.emit("push-buffer", buf) == Gst.FlowReturn.OK
-        sample = self.sink.emit("try-pull-sample", 5 * Gst.SECOND)
-        if sample is None:
-            bus = self.pipeline.get_bus()
-            msg = bus.pop_filtered(Gst.MessageType.ERROR)
-            detail = msg.parse_error() if msg else "no error on the bus"
-            raise AssertionError(f"no sample came out: {detail}")
-        return sample
-
-    def close(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.set_state(_gi.Gst().State.NULL)
-        # appsink keeps its last sample until the pipeline is freed: drop our references
-        self.pipeline = self.src = self.sink = None
-
-
-@pytest.fixture
-def passthrough():
-    made: list[Passthrough] = []
-
-    def make(caps: str, middle: str = "") -> Passthrough:
-        p = Passthrough(caps, middle)
-        made.append(p)
-        return p
-
-    yield make
-    while made:
-        made.pop().close()
-    gc.collect()
-    assert buffers.live_wrapped_arrays() == 0
 
 
 def test_every_format_the_issue_names_is_supported():
