@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import numpy as np
 
 
@@ -15,3 +18,14 @@ def pattern(i: int, width: int = 640, height: int = 480) -> np.ndarray:
     bar = (i * 8) % width
     frame[:, bar : bar + 16] = 255
     return frame
+
+
+def push_for(server: Any, seconds: float, fps: float) -> int:
+    """Push :func:`pattern` frames into ``server`` in real time for ``seconds``; return how many."""
+    start = time.monotonic()
+    i = 0
+    while time.monotonic() - start < seconds:
+        server.push(pattern(i, server.width, server.height))
+        i += 1
+        time.sleep(max(0.0, start + i / fps - time.monotonic()))
+    return i

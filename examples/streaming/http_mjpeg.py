@@ -7,9 +7,8 @@ curl -o frame.jpg http://127.0.0.1:8080/snapshot.jpg
 from __future__ import annotations
 
 import argparse
-import time
 
-from _frames import pattern
+from _frames import push_for
 
 from gstreamer.streaming import MjpegServer
 
@@ -23,12 +22,7 @@ def main() -> None:
     fps = 20
     with MjpegServer(640, 480, fps=fps, port=args.port, host=args.host) as server:
         print(f"open {server.url} in a browser (for {args.seconds:g} s)", flush=True)
-        start = time.monotonic()
-        i = 0
-        while time.monotonic() - start < args.seconds:
-            server.push(pattern(i))
-            i += 1
-            time.sleep(max(0.0, start + i / fps - time.monotonic()))
+        i = push_for(server, args.seconds, fps)
     print(f"pushed {i} frames")
 
 

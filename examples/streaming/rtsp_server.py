@@ -7,9 +7,8 @@ ffplay -rtsp_transport tcp rtsp://me:secret@127.0.0.1:8554/stream
 from __future__ import annotations
 
 import argparse
-import time
 
-from _frames import pattern
+from _frames import push_for
 
 from gstreamer.streaming import RtspServer
 
@@ -36,12 +35,7 @@ def main() -> None:
     )
     with server:
         print(f"serving {server.url} for {args.seconds:g} s", flush=True)
-        start = time.monotonic()
-        i = 0
-        while time.monotonic() - start < args.seconds:
-            server.push(pattern(i))  # False (dropped) while nobody watches
-            i += 1
-            time.sleep(max(0.0, start + i / fps - time.monotonic()))
+        push_for(server, args.seconds, fps)  # frames are dropped while nobody watches
     print(f"{server.pushed} frames went to clients, {server.dropped} were dropped")
 
 

@@ -8,9 +8,8 @@ ffplay tcp://127.0.0.1:5000
 from __future__ import annotations
 
 import argparse
-import time
 
-from _frames import pattern
+from _frames import push_for
 
 from gstreamer.streaming import TcpServer
 
@@ -24,12 +23,7 @@ def main() -> None:
     fps = 30
     with TcpServer(640, 480, fps=fps, port=args.port, host=args.host) as server:
         print(f"serving {server.url} for {args.seconds:g} s", flush=True)
-        start = time.monotonic()
-        i = 0
-        while time.monotonic() - start < args.seconds:
-            server.push(pattern(i))
-            i += 1
-            time.sleep(max(0.0, start + i / fps - time.monotonic()))
+        i = push_for(server, args.seconds, fps)
     print(f"pushed {i} frames")
 
 
