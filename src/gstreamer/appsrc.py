@@ -67,8 +67,6 @@ class AppSrcFeeder:
         self.pushed = 0
         self.dropped = 0
         self._next_pts = 0
-        self._samples = 0
-        self._video_meta = True
         appsrc.set_property("format", Gst.Format.TIME)
         appsrc.set_property("max-buffers", max_buffers)
         appsrc.set_property("max-bytes", 0)
@@ -116,7 +114,7 @@ class AppSrcFeeder:
             buf = data
             array = None
         else:
-            buf = ndarray_to_buffer(data, self.layout, video_meta=self._video_meta)
+            buf = ndarray_to_buffer(data, self.layout)
             array = data if isinstance(data, np.ndarray) else None
         pts_ns = _ns(pts)
         dur_ns = _ns(duration)

@@ -255,11 +255,6 @@ class VideoLayout:
             pos += row * self.plane_shape(i)[0]
         return tuple(offsets), tuple(strides)
 
-    @property
-    def tight_size(self) -> int:
-        offsets, strides = self.tight_layout()
-        return offsets[-1] + strides[-1] * self.plane_shape(len(offsets) - 1)[0]
-
     # -- bytes -> arrays ---------------------------------------------------------------
 
     def plane_views(

@@ -41,7 +41,7 @@ class UsageError(Exception):
 # -- shared helpers ------------------------------------------------------------------------
 
 
-def _demo_frames(n: int, width: int, height: int) -> np.ndarray:
+def _demo_frames(width: int, height: int) -> np.ndarray:
     """A colour gradient: deterministic, cheap, easy to recognise."""
     ys, xs = np.mgrid[0:height, 0:width]
     base = np.empty((height, width, 3), np.uint8)
@@ -54,7 +54,7 @@ class _Pattern:
     """Generated RGB frames: the demo gradient with a moving bar and a changing blue."""
 
     def __init__(self, width: int, height: int) -> None:
-        self.base = _demo_frames(0, width, height)
+        self.base = _demo_frames(width, height)
         self.width = width
 
     def frame(self, i: int) -> np.ndarray:
@@ -151,8 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     else:
         command = f"appsrc caps={caps} ! {record}"
-    base = _demo_frames(n, width, height)
-    frame = base.copy()
+    base = _demo_frames(width, height)
     start = time.perf_counter()
     sink = GstVideoSink(command, width=width, height=height, fps=fps)
     with sink:

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _gi
 from .buffers import buffer_to_ndarray, ndarray_to_buffer
-from .caps import VIDEO_FORMATS, VideoLayout, layout_from_caps
+from .caps import VIDEO_FORMATS, layout_from_caps
 from .errors import CapsError
 
 __all__ = [
@@ -160,9 +160,3 @@ def to_gst_string(plugins: list[Any]) -> str:
         text = str(item)
         out += f"{'' if text.endswith('.') else ' !'} {text}"
     return out
-
-
-def layout(caps: Any) -> Optional[VideoLayout]:
-    """The video layout of ``caps`` (None for audio)."""
-    result = layout_from_caps(caps)
-    return result if isinstance(result, VideoLayout) else None
