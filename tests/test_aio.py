@@ -2,7 +2,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 import gstreamer.aio
 from gstreamer import ClosedError, PipelineError

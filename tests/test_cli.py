@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 from gstreamer import GstVideoSink, Reader, cli
 from gstreamer.pipeline import quote

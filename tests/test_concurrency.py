@@ -3,7 +3,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 from gstreamer import ClosedError
 from gstreamer.reader import Reader

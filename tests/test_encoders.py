@@ -2,7 +2,7 @@ import logging
 
 import numpy as np
 import pytest
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 from gstreamer import CapsError, encoders
 from gstreamer.encoders import (

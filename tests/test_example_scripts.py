@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "launch_pipeline"
 RUN_APPSRC = EXAMPLES / "run_appsrc.py"

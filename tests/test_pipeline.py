@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 from gstreamer import (
     GLib,

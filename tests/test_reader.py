@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 import gstreamer
 from gstreamer import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import Passthrough
+from _helpers import Passthrough
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 from gstreamer import GstVideoSink, buffers
 

@@ -231,7 +231,7 @@ def test_rtsp_serves_h264_to_several_clients_at_once(rtsp_server):
     info = parse_probe(probe.stdout)
     assert info["codec_name"] == "h264"
     assert (info["width"], info["height"]) == (str(W), str(H))
-    assert rtsp_server.pushed > 0
+    assert rtsp_server.frames_written > 0
 
 
 def test_rtspsrc_reads_pushed_frames_into_gstvideosource(rtsp_server):
@@ -301,7 +301,7 @@ def test_rtsp_client_that_disconnects_mid_stream_does_not_stop_the_server(rtsp_s
         )
         try:
             deadline = time.monotonic() + 20
-            while not rtsp_server.has_clients and time.monotonic() < deadline:
+            while not rtsp_server.playing and time.monotonic() < deadline:
                 time.sleep(0.1)
             time.sleep(1.0)  # frames are flowing to the viewer
             assert viewer.poll() is None, viewer.stderr.read() if viewer.stderr else ""
@@ -595,7 +595,7 @@ def test_examples_record_and_udp_run(tmp_path):
         timeout=60,
     )
     assert record.returncode == 0, record.stderr
-    from conftest import ffprobe_stream
+    from _helpers import ffprobe_stream
 
     assert ffprobe_stream(out, "nb_read_frames", "codec_name") == {
         "codec_name": "h264",

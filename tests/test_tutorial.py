@@ -11,7 +11,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 NUM_BUFFERS = 30
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ffprobe_stream
+from _helpers import ffprobe_stream
 
 import gstreamer
 from gstreamer import CapsError, ClosedError, NegotiationError, PipelineError, TimeoutError
@@ -164,13 +164,14 @@ def test_variable_frame_rate_timestamps_reach_the_file(tmp_path, ext):
     np.testing.assert_allclose([g - offset for g in got], times, atol=0.0015)
 
 
-def test_integer_pts_are_nanoseconds_and_frames_bring_their_pts(tmp_path):
-    out = tmp_path / "ns.mkv"
+def test_pts_are_seconds_whatever_the_type_and_frames_bring_their_pts(tmp_path):
+    out = tmp_path / "s.mkv"
     with Writer(out, fps=None, encoder="avenc_ffv1") as w:
         w.write(np.zeros((16, 16, 3), np.uint8), pts=0)  # a real 0, not "unset"
-        w.write(np.zeros((16, 16, 3), np.uint8), pts=250_000_000)
-        w.write(Frame(np.zeros((16, 16, 3), np.uint8), pts=600_000_000))
-    np.testing.assert_allclose(packet_times(out), [0.0, 0.25, 0.6], atol=0.0015)
+        w.write(np.zeros((16, 16, 3), np.uint8), pts=Fraction(1, 4))
+        w.write(Frame(np.zeros((16, 16, 3), np.uint8), pts=600_000_000))  # Frame.pts is ns
+        w.write(np.zeros((16, 16, 3), np.uint8), pts=1)  # an int is seconds too
+    np.testing.assert_allclose(packet_times(out), [0.0, 0.25, 0.6, 1.0], atol=0.0015)
 
 
 def test_vfr_without_pts_is_an_error(tmp_path):

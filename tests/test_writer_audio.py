@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gstreamer import CapsError, ClosedError, LifecycleError
-from gstreamer.writer import AudioWriter, MuxWriter, write_audio
+from gstreamer import AudioWriter, MuxWriter, write_audio
 
 
 def probe_streams(path):

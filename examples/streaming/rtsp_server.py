@@ -36,7 +36,7 @@ def main() -> None:
     with server:
         print(f"serving {server.url} for {args.seconds:g} s", flush=True)
         push_for(server, args.seconds, fps)  # frames are dropped while nobody watches
-    print(f"{server.pushed} frames went to clients, {server.dropped} were dropped")
+    print(f"{server.frames_written} frames went to clients, {server.dropped} were dropped")
 
 
 if __name__ == "__main__":

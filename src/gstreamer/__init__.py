@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .appsink import GstBuffer, GstVideoSource, LeakyQueue
-from .appsrc import GstVideoSink
+from ._lifecycle import State
+from ._seed import GstVideoSink, GstVideoSource, LeakyQueue
 from .buffers import buffer_to_ndarray, ndarray_to_buffer, zero_copy_available
 from .caps import audio_caps, video_caps
 from .context import GstContext
@@ -30,10 +30,11 @@ from .errors import (
     TargetDirectoryError,
     TimeoutError,
 )
-from .frame import Frame
+from .frame import Frame, GstBuffer
+from .mux import MuxWriter
 from .pipeline import GstPipeline
 from .reader import Reader, read_frames
-from .writer import AudioWriter, MuxWriter, Writer, write_audio, write_frames
+from .writer import AudioWriter, Writer, write_audio, write_frames
 
 __version__ = "0.1.0"
 
@@ -59,6 +60,7 @@ __all__ = [
     "PipelineError",
     "Reader",
     "SourceNotFoundError",
+    "State",
     "StateChangeError",
     "TargetDirectoryError",
     "TimeoutError",

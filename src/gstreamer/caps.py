@@ -27,6 +27,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _gi
+from ._time import fps_fraction
 from .errors import CapsError
 
 __all__ = [
@@ -575,10 +576,11 @@ def layout_from_caps(caps: Any) -> Layout:
     )
 
 
-def _fps_str(fps: Union[int, float, Fraction, str, None]) -> Optional[str]:
+def fps_str(fps: Union[int, float, Fraction, str, None]) -> Optional[str]:
+    """A frame rate as caps write it (``"30000/1001"``; ``"0/1"`` for variable)."""
     if fps is None:
         return None
-    frac = Fraction(fps).limit_denominator(1001000) if not isinstance(fps, str) else Fraction(fps)
+    frac = fps_fraction(fps) or Fraction(0)
     return f"{frac.numerator}/{frac.denominator}"
 
 
@@ -638,7 +640,7 @@ def video_caps(
     else:
         height, width = shape[0], shape[1]
     caps = f"video/x-raw,format={format},width={width},height={height}"
-    rate = _fps_str(fps)
+    rate = fps_str(fps)
     if rate:
         caps += f",framerate={rate}"
     return caps

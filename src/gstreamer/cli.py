@@ -29,6 +29,8 @@ from typing import Any, Callable, Optional, TextIO
 
 import numpy as np
 
+from ._time import fps_fraction
+
 __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("gstreamer.cli")
@@ -133,32 +135,30 @@ def _positive(kind: type) -> Callable[[str], Any]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .appsrc import GstVideoSink
+    from .encoders import choose_encoder, describe
     from .pipeline import quote
+    from .writer import Writer
 
     width, height, fps, n = args.width, args.height, args.fps, args.num_buffers
-    caps = f"video/x-raw,format=RGB,width={width},height={height},framerate={fps}/1"
     record = (
-        "queue max-size-buffers=4 ! videoconvert ! "
-        "x264enc pass=quant tune=zerolatency speed-preset=ultrafast ! mp4mux ! "
-        f"filesink location={quote(args.output)}"
+        f"queue max-size-buffers=4 ! videoconvert ! {describe(choose_encoder('h264'))} ! "
+        f"h264parse ! mp4mux ! filesink location={quote(args.output)}"
     )
     show = bool(os.environ.get("DISPLAY")) and not args.no_window
     if show:
-        command = (
-            f"appsrc caps={caps} ! tee name=t ! {record} "
+        target = (
+            f"tee name=t ! {record} "
             "t. ! queue max-size-buffers=4 ! videoconvert ! autovideosink sync=false"
         )
     else:
-        command = f"appsrc caps={caps} ! {record}"
+        target = record
     base = _demo_frames(width, height)
     start = time.perf_counter()
-    sink = GstVideoSink(command, width=width, height=height, fps=fps)
-    with sink:
+    with Writer(target, fps=fps) as writer:
         for i in range(n):
             frame = base.copy()
             frame[..., 2] = (i * 255 // max(1, n - 1)) & 0xFF
-            sink.push(frame)
+            writer.write(frame)
             if args.progress and (i + 1) % max(1, fps) == 0:
                 elapsed = time.perf_counter() - start
                 print(f"\r{i + 1}/{n} frames, {(i + 1) / elapsed:.1f} fps", end="", file=sys.stderr)
@@ -178,15 +178,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_appsrc(args: argparse.Namespace) -> int:
     """The tutorial's run_appsrc: generated frames into the pipeline's appsrc."""
     from . import _gi
-    from .appsrc import AppSrcFeeder
-    from .caps import AudioLayout, layout_from_caps
+    from ._appsrc import AppSrcFeeder
+    from .caps import AudioLayout
     from .errors import CapsError
     from .pipeline import GstPipeline
 
-    pipeline = GstPipeline(args.pipeline)
     state: dict[str, Any] = {}
 
-    def configure() -> None:
+    def configure(pipeline: GstPipeline) -> None:
         GstApp = _gi.GstApp()
         appsrcs = pipeline.get_by_cls(GstApp.AppSrc)
         if len(appsrcs) != 1:
@@ -203,23 +202,23 @@ def cmd_appsrc(args: argparse.Namespace) -> int:
                 "pipeline, e.g. appsrc caps=video/x-raw,format=RGB,width=640,height=480,"
                 "framerate=30/1"
             )
-        layout = layout_from_caps(caps)
-        fps = getattr(layout, "fps", None) or Fraction(30)
-        state["layout"] = layout
-        state["feeder"] = AppSrcFeeder(
-            appsrc, layout, fps=fps, backpressure="block", check=pipeline.raise_for_error
-        )
+        structure = caps.get_structure(0).get_name() if caps.get_size() else ""
+        kind = "audio" if structure.startswith("audio/") else "video"
+        feeder = AppSrcFeeder(kind, caps=caps, fps=None if kind == "audio" else 30)
+        feeder.attach(appsrc, pipeline.raise_for_error)
+        state["feeder"] = feeder
 
-    pipeline._on_pipeline_init = configure  # type: ignore[method-assign]
+    pipeline = GstPipeline(args.pipeline, on_init=configure)
     pipeline.startup()
     try:
-        layout = state["layout"]
         feeder: AppSrcFeeder = state["feeder"]
+        layout = feeder.layout
         if isinstance(layout, AudioLayout):
             samples = max(1, layout.rate // 50)
             make = _generic_frames(layout.shape_for(samples), layout.dtype)
             what = f"{samples} samples x {layout.channels} ch {layout.format} @ {layout.rate} Hz"
         else:
+            assert layout is not None
             shape = layout.shape
             if layout.format in ("RGB", "BGR") and len(shape) == 3:
                 pattern = _Pattern(layout.width, layout.height)
@@ -231,7 +230,7 @@ def cmd_appsrc(args: argparse.Namespace) -> int:
         rate = _Rate(sys.stderr, "frames")
         n = args.num_buffers
         for i in range(n):
-            feeder.push(frames[i % len(frames)])
+            feeder.push(frames[i % len(frames)], timeout=args.timeout)
             if not args.quiet:
                 rate.update(i + 1, n)
         elapsed = time.perf_counter() - rate.start
@@ -380,9 +379,14 @@ def cmd_launch(args: argparse.Namespace) -> int:
         raise UsageError(
             "give a pipeline, e.g.: gstreamer launch videotestsrc num-buffers=30 ! fakesink"
         )
-    pipeline = GstPipeline(description)
+    counters: list[_BufferCounter] = []
+
+    def count_buffers(p: GstPipeline) -> None:  # before PLAYING: a live source's first buffers
+        counters.append(_BufferCounter(p.pipeline))
+
+    pipeline = GstPipeline(description, on_init=count_buffers)
     with _interrupts_raise():
-        return _run_launch(args, pipeline)
+        return _run_launch(args, pipeline, counters)
 
 
 @contextlib.contextmanager
@@ -405,15 +409,9 @@ def _interrupts_raise() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _run_launch(args: argparse.Namespace, pipeline: Any) -> int:
+def _run_launch(args: argparse.Namespace, pipeline: Any, counters: list[_BufferCounter]) -> int:
     from .errors import TimeoutError
 
-    counters: list[_BufferCounter] = []
-
-    def count_buffers() -> None:  # before PLAYING, so a live source's first buffers count
-        counters.append(_BufferCounter(pipeline.pipeline))
-
-    pipeline._on_pipeline_init = count_buffers
     pipeline.startup()
     counter = counters[0]
     progress = _Progress(sys.stderr)
@@ -509,7 +507,7 @@ def _check_serve_args(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve generated frames (or frames from --from) until Ctrl-C, --duration or -n."""
     _check_serve_args(args)
-    fps = Fraction(args.fps).limit_denominator(1001000)
+    fps = fps_fraction(args.fps) or Fraction(30)
     reader: Any = None
     first: Optional[np.ndarray] = None
     if args.source is not None:

@@ -13,7 +13,8 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
+from fractions import Fraction
+from typing import Optional, Union
 
 from . import _gi
 from .errors import CapsError, GstError, MissingElementError, package_for
@@ -30,6 +31,7 @@ __all__ = [
     "element_name",
     "encoder_works",
     "file_format",
+    "live_encoder",
     "output_media_type",
     "parser_for",
 ]
@@ -290,6 +292,57 @@ def _choose(codec: str, hardware: bool) -> EncoderChoice:
     packages = [p for p in (package_for(n) for n in names) if p]
     raise MissingElementError(
         f"no {codec} encoder is installed (tried {', '.join(names)})",
+        elements=names,
+        packages=packages,
+    )
+
+
+# Live streaming (RTSP, TCP, UDP): a keyframe every second so that joining clients start
+# quickly, no B-frames (no reordering delay), the most widely decodable profile.
+# {gop}: frames per keyframe; the second entry is appended when a bit rate is given.
+LIVE_ENCODERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "h264": (
+        (
+            "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bframes=0"
+            "{bitrate} ! video/x-h264,profile=constrained-baseline",
+            " bitrate={kbps}",
+        ),
+        ("openh264enc gop-size={gop} complexity=low{bitrate}", " bitrate={bps}"),
+    ),
+}
+
+
+def live_encoder(
+    codec: str = "h264", fps: Union[int, float, Fraction] = 30, *, bitrate: Optional[int] = None
+) -> str:
+    """The gst-launch fragment of a low-latency encoder for live streaming.
+
+    Parameters
+    ----------
+    codec : str
+        Only ``"h264"`` for now.
+    fps : number
+        Frame rate; a keyframe is forced every second so that late clients start quickly.
+    bitrate : int, optional
+        Target bit rate in kbit/s.
+
+    Raises
+    ------
+    MissingElementError
+        No live encoder for ``codec`` is installed; the message names the Debian packages.
+    """
+    candidates = LIVE_ENCODERS.get(codec.lower())
+    if candidates is None:
+        raise CapsError(f"no live encoder for {codec!r}; known: {', '.join(LIVE_ENCODERS)}")
+    gop = max(1, round(float(fps)))
+    for template, rate in candidates:
+        if _installed(element_name(template)):
+            extra = rate.format(kbps=int(bitrate), bps=int(bitrate) * 1000) if bitrate else ""
+            return template.format(gop=gop, bitrate=extra)
+    names = [element_name(t) for t, _ in candidates]
+    packages = [p for p in (package_for(n) for n in names) if p]
+    raise MissingElementError(
+        f"no {codec} encoder: {' or '.join(names)} is needed",
         elements=names,
         packages=packages,
     )

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Callable, Optional
 
 from . import _gi
+from ._lifecycle import ErrorSlot
 from .context import main_loop_running
 from .errors import (
     LifecycleError,
@@ -147,26 +148,32 @@ class GstPipeline:
     ----------
     command : str
         The description, as for ``gst-launch-1.0`` (without the command name).
+    on_init : callable, optional
+        ``on_init(pipeline)`` runs after parsing and before PLAYING, to configure elements
+        (``pipeline.get_by_name(...)``). An exception it raises fails :meth:`startup`.
 
     Notes
     -----
-    :meth:`startup` parses, runs :meth:`_on_pipeline_init` (override or assign it to
-    configure elements), and sets PLAYING; if any step fails the pipeline is set back to
-    NULL and released, so :meth:`startup` can be called again. :meth:`shutdown` sends EOS and
-    waits for it (so muxers finalise their files), then sets NULL. Errors posted by elements
+    :meth:`startup` parses, runs ``on_init`` (through :meth:`_on_pipeline_init`, which
+    subclasses written for the seed library may still override), and sets PLAYING; if any
+    step fails the pipeline is set back to NULL and released, so :meth:`startup` can be
+    called again. :meth:`shutdown` sends EOS and waits for it (so muxers finalise their
+    files), then sets NULL. Errors posted by elements
     are kept and raised by :meth:`wait`, :meth:`raise_for_error` and :meth:`shutdown`.
     :meth:`shutdown` is idempotent; after it, :meth:`startup` builds a fresh pipeline.
     It is a context manager.
     """
 
-    def __init__(self, command: str) -> None:
+    def __init__(
+        self, command: str, *, on_init: Optional[Callable[[GstPipeline], None]] = None
+    ) -> None:
         self._command = command
+        self._on_init = on_init
         self._pipeline: Any = None
         self._bus: Any = None
-        self._appsrcs: list[Any] = []
+        self._wake_on_error: list[Any] = []
         self._watch_ids: list[int] = []
-        self._error: Optional[PipelineError] = None
-        self._error_raised = False
+        self._errors = ErrorSlot(f"{type(self).__name__}'s bus handler")
         self._warnings: list[str] = []
         self._eos = threading.Event()
         self._end_stream_event = threading.Event()
@@ -227,7 +234,9 @@ class GstPipeline:
     @property
     def error(self) -> Optional[PipelineError]:
         """The first error the pipeline reported, if any."""
-        return self._error
+        error = self._errors.error
+        assert error is None or isinstance(error, PipelineError)
+        return error
 
     @property
     def warnings(self) -> list[str]:
@@ -246,7 +255,13 @@ class GstPipeline:
         return self._pipeline.get_by_name(name)
 
     def _on_pipeline_init(self) -> None:
-        """Called after parsing and before PLAYING; override to configure elements."""
+        """Called after parsing and before PLAYING: runs ``on_init``.
+
+        The seed library's extension point; subclasses may override it (new code passes
+        ``on_init=`` instead).
+        """
+        if self._on_init is not None:
+            self._on_init(self)
 
     def startup(self) -> None:
         """Parse the description, call :meth:`_on_pipeline_init` and set PLAYING.
@@ -263,7 +278,6 @@ class GstPipeline:
         Whatever fails, the pipeline is left in NULL and released.
         """
         Gst = _gi.Gst()
-        GstApp = _gi.GstApp()
         with self._lock:
             if self._pipeline is not None:
                 raise LifecycleError(f"Can't start {self}: already started")
@@ -285,11 +299,10 @@ class GstPipeline:
                 ]
             try:
                 self._on_pipeline_init()
-                self._appsrcs = [
-                    e for e in iterate(pipeline.iterate_recurse()) if isinstance(e, GstApp.AppSrc)
-                ]
-                for appsrc in self._appsrcs:
-                    _time_format_for_raw(appsrc)
+                elements = iterate(pipeline.iterate_recurse())
+                for element in elements:
+                    _time_format_for_raw(element)
+                self._wake_on_error = [e for e in elements if _has_end_of_stream_signal(e)]
                 self._set_state(Gst.State.READY)
                 self._set_state(Gst.State.PLAYING)
             except BaseException:
@@ -298,9 +311,8 @@ class GstPipeline:
             self.log.debug("%s started: %s", self, self._command)
 
     def _reset_state(self) -> None:
+        self._errors.clear()
         with self._state_lock:
-            self._error = None
-            self._error_raised = False
             self._warnings = []
         self._eos.clear()
         self._end_stream_event.clear()
@@ -309,11 +321,10 @@ class GstPipeline:
         Gst = _gi.Gst()
         ret = self._pipeline.set_state(state)
         if ret == Gst.StateChangeReturn.FAILURE:
-            # the element usually posted an error explaining why; it is on self._error
+            # the element usually posted an error explaining why; it is in self._errors
             name = Gst.Element.state_get_name(state)
-            with self._state_lock:
-                error = self._error
-                self._error_raised = True
+            error = self.error
+            self._errors.mark_raised()
             if error is not None:
                 raise StateChangeError(
                     f"could not set pipeline to {name}: {error.message}",
@@ -331,9 +342,7 @@ class GstPipeline:
     # -- bus -----------------------------------------------------------------------------
 
     def _keep_error(self, error: PipelineError) -> None:
-        with self._state_lock:
-            if self._error is None:
-                self._error = error
+        self._errors.keep(error)
 
     def _on_sync_message(self, bus: Any, message: Any, *user_data: Any) -> Any:
         """Runs in the thread that posted the message: record facts, never block."""
@@ -374,10 +383,10 @@ class GstPipeline:
         self._keep_error(err)
         self._end_stream_event.set()
         self._eos.set()
-        # A pipeline with an error never drains: wake up anyone blocked in push-buffer (their
-        # push returns EOS and the feeder raises this error).
-        for appsrc in self._appsrcs:
-            appsrc.emit("end-of-stream")
+        # A pipeline with an error never drains: wake up anyone blocked pushing into a
+        # source (their push returns EOS and the caller raises this error).
+        for source in self._wake_on_error:
+            source.emit("end-of-stream")
 
     def _dispatch(self, bus: Any, message: Any, name: str) -> None:
         """Calls a hook from the main loop; an exception is kept for the caller."""
@@ -408,12 +417,7 @@ class GstPipeline:
 
     def raise_for_error(self) -> None:
         """Raise the error the pipeline reported, once; no-op if there is none."""
-        with self._state_lock:
-            error = self._error
-            if error is None or self._error_raised:
-                return
-            self._error_raised = True
-        raise error
+        self._errors.raise_once()
 
     def wait(self, timeout: Optional[float] = None) -> None:
         """Block until EOS or an error; raise the error, or TimeoutError."""
@@ -429,7 +433,6 @@ class GstPipeline:
         it from a helper thread and never hangs.
         """
         Gst = _gi.Gst()
-        GstApp = _gi.GstApp()
         pipeline = self._pipeline
         if pipeline is None:
             return
@@ -438,7 +441,7 @@ class GstPipeline:
             pipeline.send_event(Gst.Event.new_eos())
             return
         for element in sources:
-            if isinstance(element, GstApp.AppSrc):
+            if _has_end_of_stream_signal(element):
                 element.emit("end-of-stream")
             else:
                 element.send_event(Gst.Event.new_eos())
@@ -492,7 +495,7 @@ class GstPipeline:
         with self._lock:
             pipeline = self._pipeline
             if pipeline is not None:
-                if eos and not self._eos.is_set() and self._error is None:
+                if eos and not self._eos.is_set() and self._errors.error is None:
                     _, state, pending = pipeline.get_state(0)
                     if {state, pending} & {Gst.State.PLAYING, Gst.State.PAUSED}:
                         self.log.debug("%s: sending EOS", self)
@@ -530,7 +533,7 @@ class GstPipeline:
         with self._lock:
             pipeline, bus = self._pipeline, self._bus
             self._end_stream_event.set()
-            self._appsrcs = []
+            self._wake_on_error = []
             if pipeline is None:
                 return
             pipeline.set_state(Gst.State.NULL)  # synchronous: streaming threads are joined
@@ -546,21 +549,30 @@ class GstPipeline:
             self._bus = None
 
 
-def _time_format_for_raw(appsrc: Any) -> None:
-    """Give an appsrc with raw audio/video caps the TIME format (appsrc defaults to BYTES).
+def _time_format_for_raw(element: Any) -> None:
+    """Give a source with raw audio/video ``caps`` and the BYTES ``format`` the TIME format.
 
-    The format must be chosen before the pipeline starts; the tutorial's script sets it
-    after ``startup()``, which left a BYTES segment and broke timestamps (an MP4 at
-    3000 fps). Timed raw frames are what such an appsrc carries, so TIME is the default.
+    Application sources default to BYTES. The format must be chosen before the pipeline
+    starts; the tutorial's script sets it after ``startup()``, which left a BYTES segment
+    and broke timestamps (an MP4 at 3000 fps). Timed raw frames are what such a source
+    carries, so TIME is the default.
     """
     Gst = _gi.Gst()
-    caps = appsrc.get_property("caps")
-    if caps is None or caps.get_size() == 0:
+    if element.find_property("format") is None or element.find_property("caps") is None:
         return
-    if appsrc.get_property("format") != Gst.Format.BYTES:
+    caps = element.get_property("caps")
+    if not isinstance(caps, Gst.Caps) or caps.get_size() == 0:
+        return
+    if element.get_property("format") != Gst.Format.BYTES:
         return
     if caps.get_structure(0).get_name() in ("video/x-raw", "audio/x-raw"):
-        appsrc.set_property("format", Gst.Format.TIME)
+        element.set_property("format", Gst.Format.TIME)
+
+
+def _has_end_of_stream_signal(element: Any) -> bool:
+    """Whether ``element`` is a source the application pushes into (``end-of-stream``)."""
+    GObject = _gi.module("GObject")
+    return bool(GObject.signal_lookup("end-of-stream", element.__gtype__))
 
 
 def _element_caps(element: Any) -> Optional[str]:

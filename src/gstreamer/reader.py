@@ -37,8 +37,9 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _gi
+from ._lifecycle import weak_method
 from .appsink import AppSinkPuller
-from .caps import AUDIO_FORMATS, VIDEO_FORMATS, AudioLayout, Layout, VideoLayout
+from .caps import AUDIO_FORMATS, VIDEO_FORMATS, AudioLayout, Layout, VideoLayout, fps_str
 from .errors import (
     CapsError,
     ClosedError,
@@ -161,10 +162,7 @@ def _caps_for(
         if height is not None:
             caps += f",height={int(height)}"
         if fps is not None:
-            frac = (
-                Fraction(fps) if isinstance(fps, str) else Fraction(fps).limit_denominator(1001000)
-            )
-            caps += f",framerate={frac.numerator}/{frac.denominator}"
+            caps += f",framerate={fps_str(fps)}"
         return caps
     caps = f"audio/x-raw,format={format},layout=interleaved"
     if rate is not None:
@@ -378,26 +376,22 @@ class Reader:
         self._frames = 0
         self._layout: Optional[Layout] = None
         self._caps: Optional[str] = None
-        pipeline = GstPipeline(self.description)
+        # a weak callback: no reference cycle back to this reader
+        pipeline = GstPipeline(self.description, on_init=weak_method(self._configure))
         self._pipeline: Optional[GstPipeline] = pipeline
         self._puller: Optional[AppSinkPuller] = None
-        pipeline._on_pipeline_init = self._configure  # type: ignore[method-assign]
         log.debug("starting reader: %s", self.description)
         try:
             pipeline.startup()
         except PipelineError as exc:
             self._pipeline = None
             raise self._explain(exc) from None
-        finally:
-            del pipeline._on_pipeline_init  # no reference cycle back to this reader
         self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
 
     # -- set-up --------------------------------------------------------------------------
 
-    def _configure(self) -> None:
+    def _configure(self, pipeline: GstPipeline) -> None:
         GstApp = _gi.GstApp()
-        pipeline = self._pipeline
-        assert pipeline is not None
         sinks = pipeline.get_by_cls(GstApp.AppSink)
         if len(sinks) != 1:
             raise CapsError(

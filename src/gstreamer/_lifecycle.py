@@ -1,0 +1,101 @@
+"""One lifecycle vocabulary for readers, writers and servers.
+
+* :class:`State`: ``NEW`` (built, not started), ``OPEN`` (running), ``CLOSED`` (closed, or
+  failed to start). Nothing goes back to ``NEW``.
+* :class:`ErrorSlot`: the first error seen on a GStreamer or helper thread, kept until the
+  caller's thread raises it (once).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import weakref
+from typing import Any, Callable, Optional
+
+from .errors import GstError, PipelineError
+
+__all__ = ["ErrorSlot", "State", "weak_method"]
+
+
+class State(enum.Enum):
+    """Where an object is in its life."""
+
+    NEW = "new"
+    OPEN = "open"
+    CLOSED = "closed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ErrorSlot:
+    """Keeps the first error; :meth:`raise_once` raises it in the caller, once.
+
+    Threads that cannot raise (bus handlers, HTTP or encoder threads, GLib callbacks)
+    :meth:`keep` what went wrong; the caller's next call raises it. Exceptions that are not
+    a :class:`~gstreamer.GstError` are wrapped in a :class:`~gstreamer.PipelineError` whose
+    ``__cause__`` is the original, so that every error a caller sees is in one tree.
+    """
+
+    def __init__(self, what: str = "a background thread") -> None:
+        self._what = what
+        self._lock = threading.Lock()
+        self._error: Optional[GstError] = None
+        self._raised = False
+
+    def keep(self, exc: BaseException) -> None:
+        """Keep ``exc`` unless an earlier error is already kept."""
+        if not isinstance(exc, GstError):
+            wrapped = PipelineError(f"{self._what} failed: {exc!r}")
+            wrapped.__cause__ = exc
+            exc = wrapped
+        with self._lock:
+            if self._error is None:
+                self._error = exc
+                self._raised = False
+
+    @property
+    def error(self) -> Optional[GstError]:
+        """The kept error, raised or not."""
+        return self._error
+
+    @property
+    def pending(self) -> bool:
+        """True while a kept error has not been raised yet."""
+        return self._error is not None and not self._raised
+
+    def raise_once(self) -> None:
+        """Raise the kept error if it was not raised before; else do nothing."""
+        with self._lock:
+            error = self._error
+            if error is None or self._raised:
+                return
+            self._raised = True
+        raise error
+
+    def mark_raised(self) -> None:
+        """Count the kept error as raised (it reached the caller another way)."""
+        with self._lock:
+            self._raised = True
+
+    def clear(self) -> None:
+        """Forget the error (a pipeline that starts again starts clean)."""
+        with self._lock:
+            self._error = None
+            self._raised = False
+
+
+def weak_method(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A callable that calls the bound ``method`` while its object lives (else does nothing).
+
+    Handed to GStreamer or to a pipeline, it does not keep the object alive, so an
+    abandoned reader or writer can be collected.
+    """
+    ref = weakref.WeakMethod(method)  # type: ignore[arg-type]
+
+    def call(*args: Any) -> Any:
+        bound = ref()
+        return None if bound is None else bound(*args)
+
+    return call

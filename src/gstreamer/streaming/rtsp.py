@@ -1,0 +1,266 @@
+"""``RtspServer``: H.264 over RTSP to several clients (``GstRtspServer``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Optional
+
+import numpy as np
+
+from .. import _gi
+from .._appsrc import AppSrcFeeder, unpack
+from .._time import Timestamp, to_ns
+from ..context import GstContext, main_loop_running
+from ..encoders import live_encoder
+from ..errors import ClosedError, LifecycleError, PipelineError, from_gerror
+from ..pipeline import quote
+from ._base import Number, Server
+from .sources import check_host, check_mount, check_port, url_host
+
+__all__ = ["RtspServer"]
+
+log = logging.getLogger("gstreamer.streaming")
+
+
+class RtspServer(Server):
+    """An RTSP server (``GstRtspServer``) streaming pushed frames as H.264.
+
+    All clients share one encoder (a shared media factory); frames pushed while nobody
+    watches are dropped (:meth:`push` returns False) and counted in :attr:`dropped`. A GLib
+    main loop is needed: a running :class:`~gstreamer.GstContext` is used, otherwise the
+    server runs its own.
+
+    Parameters
+    ----------
+    width, height : int
+    fps : int, float or Fraction
+    format : str
+    port : int
+        RTSP port; 0 picks a free one (see :attr:`port`).
+    host : str
+        Address to bind; loopback unless told otherwise.
+    mount : str
+        Path of the stream: ``rtsp://host:port/stream`` by default.
+    username, password : str, optional
+        Require HTTP basic authentication (both or neither).
+    bitrate : int, optional
+        H.264 bit rate in kbit/s.
+
+    Examples
+    --------
+    >>> with RtspServer(640, 480, port=8554) as server:     # doctest: +SKIP
+    ...     for frame in frames:
+    ...         server.push(frame)          # ffplay rtsp://127.0.0.1:8554/stream
+    """
+
+    scheme = "rtsp"
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        fps: Number = 30,
+        format: str = "RGB",
+        port: int = 8554,
+        host: str = "127.0.0.1",
+        mount: str = "/stream",
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        bitrate: Optional[int] = None,
+    ) -> None:
+        super().__init__(width, height, fps, format)
+        if (username is None) != (password is None):
+            raise ValueError("give both username and password, or neither")
+        self.host = check_host(host)
+        self._port = check_port(port)
+        self.mount = check_mount(mount)
+        self.username = username
+        self._password = password
+        self.bitrate = bitrate
+        self._lock = threading.Lock()
+        self._feeder: Optional[AppSrcFeeder] = None
+        self._context: Optional[GstContext] = None
+        self._server: Any = None
+        self._factory: Any = None
+        self._source_id = 0
+        self._clients = 0
+        self._written = 0
+        self._dropped = 0
+
+    @property
+    def port(self) -> int:
+        """The bound port (the chosen one when ``port=0`` was given)."""
+        if self._server is not None:
+            return int(self._server.get_bound_port())
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://{url_host(self.host)}:{self.port}{self.mount}"
+
+    @property
+    def clients(self) -> int:
+        """Clients connected right now (playing or setting up)."""
+        with self._lock:
+            return self._clients
+
+    @property
+    def playing(self) -> bool:
+        """True while the shared stream is set up for at least one client."""
+        return self._feeder is not None
+
+    @property
+    def frames_written(self) -> int:
+        """Frames handed to the shared stream's encoder."""
+        return self._written
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped because nobody watched, or the encoder was behind."""
+        feeder = self._feeder
+        return self._dropped + (feeder.dropped if feeder is not None else 0)
+
+    def _launch(self) -> str:
+        return (
+            f"( appsrc name=src is-live=true format=time caps={quote(self.caps)} ! "
+            "queue max-size-buffers=2 leaky=downstream ! videoconvert ! "
+            f"video/x-raw,format=I420 ! {live_encoder('h264', self.fps, bitrate=self.bitrate)} ! "
+            "rtph264pay name=pay0 pt=96 config-interval=1 )"
+        )
+
+    def _start(self) -> None:
+        Gst = _gi.Gst()
+        rtsp = _gi.module("GstRtspServer")
+        launch = self._launch()
+        if not main_loop_running():
+            self._context = GstContext()
+            self._context.startup()
+        server = rtsp.RTSPServer.new()
+        server.set_address(self.host)
+        server.set_service(str(self._port))
+        factory = rtsp.RTSPMediaFactory.new()
+        factory.set_launch(launch)
+        factory.set_shared(True)
+        factory.connect("media-configure", self._on_media_configure)
+        server.connect("client-connected", self._on_client_connected)
+        if self.username is not None:
+            auth = rtsp.RTSPAuth.new()
+            token = rtsp.RTSPToken.new()
+            token.set_string("media.factory.role", "streamer")
+            auth.add_basic(rtsp.RTSPAuth.make_basic(self.username, self._password), token)
+            server.set_auth(auth)
+            role, _ = Gst.Structure.from_string(
+                "streamer, media.factory.access=(boolean)true, "
+                "media.factory.construct=(boolean)true"
+            )
+            factory.add_role_from_structure(role)
+        server.get_mount_points().add_factory(self.mount, factory)
+        source_id = server.attach(None)
+        if not source_id:
+            if self._context is not None:
+                self._context.shutdown(raise_errors=False)
+                self._context = None
+            raise PipelineError(
+                f"could not bind the RTSP server to {self.host}:{self._port}",
+                hint="is the port already in use? pass port=0 to pick a free one",
+            )
+        self._server, self._factory, self._source_id = server, factory, source_id
+        log.info("serving %s", self.url)
+
+    def _on_client_connected(self, server: Any, client: Any) -> None:
+        """Main-loop thread: count clients until their connection closes."""
+        with self._lock:
+            self._clients += 1
+        client.connect("closed", self._on_client_closed)
+
+    def _on_client_closed(self, client: Any) -> None:
+        with self._lock:
+            self._clients = max(0, self._clients - 1)
+
+    def _on_media_configure(self, factory: Any, media: Any) -> None:
+        """Main-loop thread: a client asked for the stream; hook up its appsrc."""
+        try:
+            appsrc = media.get_element().get_by_name_recurse_up("src")
+            feeder = AppSrcFeeder(
+                "video",
+                caps=self.caps,
+                backpressure="drop-oldest",
+                max_buffers=2,
+                live=True,
+            )
+            feeder.attach(appsrc)
+            media.connect("unprepared", self._on_media_unprepared, feeder)
+            pipeline = media.get_element().get_parent()
+            if pipeline is not None:
+                # the media owns the pipeline and its bus watch; a sync handler only records
+                pipeline.get_bus().set_sync_handler(self._on_media_message)
+        except Exception as exc:  # re-raised by push() in the caller's thread
+            self._errors.keep(exc)
+            return
+        with self._lock:
+            self._feeder = feeder
+        log.debug("%s: client media configured", self)
+
+    def _on_media_message(self, bus: Any, message: Any, *user_data: Any) -> Any:
+        """Streaming threads: keep the media pipeline's first error for :meth:`push`."""
+        Gst = _gi.Gst()
+        if message.type == Gst.MessageType.ERROR:
+            gerror, debug = message.parse_error()
+            src = message.src.get_name() if message.src is not None else None
+            self._errors.keep(from_gerror(gerror, debug, src))
+        return Gst.BusSyncReply.PASS
+
+    def _on_media_unprepared(self, media: Any, feeder: AppSrcFeeder) -> None:
+        with self._lock:
+            if self._feeder is feeder:
+                self._feeder = None
+                self._dropped += feeder.dropped
+        log.debug("%s: media unprepared (no more clients)", self)
+
+    def push(self, frame: Any, pts: Timestamp = None) -> bool:
+        """Offer one frame to the clients; False when nobody watches (the frame is dropped).
+
+        ``pts`` is in seconds; by default the frame is stamped with the pipeline's running
+        time (live).
+        """
+        self._require_started()
+        data, pts_ns, _ = unpack(frame)
+        if pts is not None:
+            pts_ns = to_ns(pts)
+        if isinstance(data, np.ndarray):
+            self.layout.check_array(data)
+        with self._lock:
+            feeder = self._feeder
+        if feeder is None:
+            self._dropped += 1
+            return False
+        try:
+            sent = feeder.push(data, pts_ns, timeout=self.timeout)
+        except (LifecycleError, ClosedError):  # the media is being torn down (last client left)
+            with self._lock:
+                if self._feeder is feeder:
+                    self._feeder = None
+            self._dropped += 1
+            return False
+        if sent:
+            self._written += 1
+        return sent
+
+    def _stop(self) -> None:
+        GLib = _gi.GLib()
+        rtsp = _gi.module("GstRtspServer")
+        server, self._server = self._server, None
+        with self._lock:
+            self._feeder = None
+        if server is not None:
+            server.client_filter(lambda *args: rtsp.RTSPFilterResult.REMOVE)
+            server.get_mount_points().remove_factory(self.mount)
+            if self._source_id:
+                GLib.Source.remove(self._source_id)
+                self._source_id = 0
+        self._factory = None
+        context, self._context = self._context, None
+        if context is not None:
+            context.shutdown(timeout=5.0, raise_errors=False)

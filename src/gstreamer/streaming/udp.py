@@ -1,0 +1,69 @@
+"""``UdpSender``: RTP (H.264 or JPEG) over UDP to one host and port."""
+
+from __future__ import annotations
+
+from ..encoders import live_encoder
+from ._base import Number, PipelineServer
+from .sources import RTP_CAPS, check_host, check_port, udp_source, url_host
+
+__all__ = ["UdpSender"]
+
+
+class UdpSender(PipelineServer):
+    """RTP over UDP to one ``host:port`` (H.264 or JPEG payload).
+
+    Receive it with ``Reader(udp_source(port))``.
+
+    Parameters
+    ----------
+    width, height : int
+    fps : int, float or Fraction
+    format : str
+    host : str
+        Destination address; loopback unless told otherwise.
+    port : int
+        Destination port.
+    codec : {"h264", "jpeg"}
+    """
+
+    scheme = "rtp"
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        port: int,
+        fps: Number = 30,
+        format: str = "RGB",
+        host: str = "127.0.0.1",
+        codec: str = "h264",
+        quality: int = 85,
+    ) -> None:
+        super().__init__(width, height, fps, format)
+        if codec not in RTP_CAPS:
+            raise ValueError(f"codec must be one of {sorted(RTP_CAPS)}, got {codec!r}")
+        if check_port(port) == 0:
+            raise ValueError("UdpSender needs the receiver's port (not 0)")
+        self.host = check_host(host)
+        self.port = int(port)
+        self.codec = codec
+        self.quality = int(quality)
+
+    def _description(self) -> str:
+        if self.codec == "h264":
+            enc = f"{live_encoder('h264', self.fps)} ! rtph264pay pt=96 config-interval=1"
+        else:
+            enc = f"jpegenc quality={self.quality} ! rtpjpegpay pt=26"
+        return (
+            f"videoconvert ! video/x-raw,format=I420 ! {enc} ! "
+            f"udpsink host={self.host} port={self.port} sync=false async=false"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"rtp://{url_host(self.host)}:{self.port}"
+
+    def source(self, *, latency: int = 50) -> str:
+        """The :func:`udp_source` part that receives this stream on this host."""
+        return udp_source(self.port, codec=self.codec, address=self.host, latency=latency)
