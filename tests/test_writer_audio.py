@@ -6,8 +6,7 @@ import wave
 import numpy as np
 import pytest
 
-from gstreamer import CapsError, ClosedError, LifecycleError
-from gstreamer import AudioWriter, MuxWriter, write_audio
+from gstreamer import AudioWriter, CapsError, ClosedError, LifecycleError, MuxWriter, write_audio
 
 
 def probe_streams(path):
