@@ -89,6 +89,7 @@ def ffmpeg_frames(url: str, frames: int = 5, *extra: str) -> int:
 # -- basics --------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_python_m_gstreamer_and_console_script_show_all_commands():
     result = run_cli("--help")
     assert result.returncode == 0
@@ -101,6 +102,7 @@ def test_python_m_gstreamer_and_console_script_show_all_commands():
         assert "OK: the core works" in out.stdout
 
 
+@pytest.mark.e2e
 def test_demo_still_records(tmp_path):
     out = tmp_path / "demo.mp4"
     rc = cli.main(
@@ -208,6 +210,7 @@ def test_appsink_saves_npy_files(tmp_path, capsys):
 # -- launch --------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_launch_runs_to_eos_with_a_progress_bar(tmp_path, capsys):
     src = tmp_path / "src.mp4"
     assert (
@@ -244,6 +247,7 @@ def test_launch_runs_to_eos_with_a_progress_bar(tmp_path, capsys):
     assert "end of stream after" in err
 
 
+@pytest.mark.e2e
 def test_output_closed_early_is_not_a_traceback():
     # `gstreamer doctor | head -1`: the reader is gone before we print
     proc = subprocess.Popen(
@@ -259,6 +263,7 @@ def test_output_closed_early_is_not_a_traceback():
     assert "Traceback" not in err and "BrokenPipeError" not in err
 
 
+@pytest.mark.e2e
 def test_launch_shows_live_fps_when_the_duration_is_unknown(capsys):
     rc = cli.main(
         [
@@ -295,6 +300,7 @@ def test_launch_missing_element_and_bad_syntax(capsys):
     assert "give a pipeline" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_launch_sigint_sends_eos_so_the_mp4_is_complete(tmp_path):
     out = tmp_path / "live.mp4"
     proc = subprocess.Popen(
@@ -342,6 +348,7 @@ def test_launch_sigint_sends_eos_so_the_mp4_is_complete(tmp_path):
 # -- serve ---------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_serve_tcp_generated_frames_read_by_ffmpeg():
     server = Served("tcp", "--port", "0", "--duration", "30", "-q")
     try:
@@ -353,6 +360,7 @@ def test_serve_tcp_generated_frames_read_by_ffmpeg():
     assert "served" in err
 
 
+@pytest.mark.e2e
 def test_serve_rtsp_with_password(tmp_path):
     server = Served(
         "rtsp",
@@ -393,6 +401,7 @@ def test_serve_rtsp_with_password(tmp_path):
     assert rc == 0, err
 
 
+@pytest.mark.e2e
 def test_serve_http_from_a_file_whose_name_tries_to_inject_elements(tmp_path):
     evil = tmp_path / 'clip" ! fakesink name=x ! fakesink location="y.mp4'
     with GstVideoSink(
@@ -427,6 +436,7 @@ def test_serve_http_from_a_file_whose_name_tries_to_inject_elements(tmp_path):
     assert mean[0] > 200 and mean[1] < 60 and mean[2] < 60
 
 
+@pytest.mark.e2e
 def test_serve_udp_to_a_reader():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -443,6 +453,7 @@ def test_serve_udp_to_a_reader():
     assert all(f is not None and f.shape == (64, 80, 3) for f in frames)
 
 
+@pytest.mark.e2e
 def test_serve_stops_after_num_buffers(capsys):
     rc = cli.main(
         [

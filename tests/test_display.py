@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 RUN_APPSRC = (
     Path(__file__).resolve().parent.parent / "examples" / "launch_pipeline" / "run_appsrc.py"
 )

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from _helpers import ffprobe_stream
 
+pytestmark = pytest.mark.e2e
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from _helpers import ffprobe_stream
 
+pytestmark = pytest.mark.e2e
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "launch_pipeline"
 RUN_APPSRC = EXAMPLES / "run_appsrc.py"
 RUN_APPSINK = EXAMPLES / "run_appsink.py"

@@ -209,6 +209,7 @@ def decoded_frames(stdout: str) -> int:
     return sum(1 for line in stdout.splitlines() if line and not line.startswith("#"))
 
 
+@pytest.mark.e2e
 def test_rtsp_serves_h264_to_several_clients_at_once(rtsp_server):
     assert rtsp_server.url.startswith("rtsp://127.0.0.1:")
     assert rtsp_server.port > 0
@@ -234,6 +235,7 @@ def test_rtsp_serves_h264_to_several_clients_at_once(rtsp_server):
     assert rtsp_server.frames_written > 0
 
 
+@pytest.mark.e2e
 def test_rtspsrc_reads_pushed_frames_into_gstvideosource(rtsp_server):
     with feeding(rtsp_server, BLUE):
         shape, mean = mean_color(rtsp_source(rtsp_server.url))
@@ -241,6 +243,7 @@ def test_rtspsrc_reads_pushed_frames_into_gstvideosource(rtsp_server):
     assert mean[2] > 200 and mean[0] < 40 and mean[1] < 40, mean
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("via", ["rtspsrc", "uridecodebin"])
 def test_rtsp_stream_read_into_our_reader(rtsp_server, via):
     if via == "rtspsrc":
@@ -257,6 +260,7 @@ def test_rtsp_stream_read_into_our_reader(rtsp_server, via):
     assert last.pts is not None
 
 
+@pytest.mark.e2e
 def test_rtsp_password_is_required_and_checked():
     server = RtspServer(W, H, port=0, mount="/secure/cam", username="alice", password="s3cret")
     server.start()
@@ -280,6 +284,7 @@ def test_rtsp_password_is_required_and_checked():
     assert shape == (H, W, 3) and mean[1] > 150
 
 
+@pytest.mark.e2e
 def test_rtsp_client_that_disconnects_mid_stream_does_not_stop_the_server(rtsp_server):
     with feeding(rtsp_server, RED) as errors:
         viewer = subprocess.Popen(
@@ -326,6 +331,7 @@ class _FailingRtspServer(RtspServer):
         )
 
 
+@pytest.mark.e2e
 def test_rtsp_media_pipeline_error_is_raised_by_push():
     with _FailingRtspServer(W, H, port=0) as server:
         client = subprocess.Popen(
@@ -346,6 +352,7 @@ def test_rtsp_media_pipeline_error_is_raised_by_push():
             client.wait()
 
 
+@pytest.mark.e2e
 def test_rtsp_push_without_clients_drops_and_close_is_idempotent():
     server = RtspServer(W, H, port=0)
     with pytest.raises(Exception, match="not started"):
@@ -364,6 +371,7 @@ def test_rtsp_push_without_clients_drops_and_close_is_idempotent():
 # -- TCP -----------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_tcp_mpegts_clients_come_and_go_without_stopping_the_producer():
     with TcpServer(W, H, port=0) as server, feeding(server, GREEN) as errors:
         assert server.url == f"tcp://127.0.0.1:{server.port}"
@@ -390,6 +398,7 @@ def test_tcp_mpegts_clients_come_and_go_without_stopping_the_producer():
     assert mean[1] > 150 and mean[0] < 60 and mean[2] < 60, mean
 
 
+@pytest.mark.e2e
 def test_tcp_matroska_container():
     with TcpServer(W, H, port=0, container="matroska") as server, feeding(server, RED):
         probe = ffprobe_url(server.url)
@@ -415,6 +424,7 @@ def _get(port: int, path: str, *, parts: int = 0):
     return resp, body
 
 
+@pytest.mark.e2e
 def test_mjpeg_page_stream_and_snapshot():
     with MjpegServer(W, H, port=0) as server, feeding(server, RED) as errors:
         assert server.url == f"http://127.0.0.1:{server.port}/"
@@ -448,6 +458,7 @@ def test_mjpeg_page_stream_and_snapshot():
     assert mean[0] > 200 and mean[1] < 40 and mean[2] < 40
 
 
+@pytest.mark.e2e
 def test_mjpeg_client_disconnect_mid_stream_keeps_serving():
     with MjpegServer(W, H, port=0) as server, feeding(server, GREEN) as errors:
         for _ in range(3):
@@ -466,6 +477,7 @@ def test_mjpeg_client_disconnect_mid_stream_keeps_serving():
     assert resp.status == 200 and jpeg.startswith(b"\xff\xd8")
 
 
+@pytest.mark.e2e
 def test_mjpeg_port_in_use_is_a_clear_error():
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -484,6 +496,7 @@ def _png_mean(png: str):
     return mean
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs /usr/bin/chromium")
 @pytest.mark.parametrize("color", [GREEN, BLUE])
 def test_headless_chromium_shows_the_mjpeg_frames(tmp_path, color):
@@ -517,6 +530,7 @@ def test_headless_chromium_shows_the_mjpeg_frames(tmp_path, color):
 # -- UDP / RTP -----------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("codec", ["h264", "jpeg"])
 def test_udp_rtp_send_and_receive_into_a_reader(codec):
 
@@ -542,6 +556,7 @@ def test_udp_sender_needs_a_destination_port():
         UdpSender(W, H, port=5004, host="127.0.0.1 ! fakesink")
 
 
+@pytest.mark.e2e
 def test_rtsp_server_uses_a_running_gstcontext():
     from gstreamer import GstContext
 
@@ -553,6 +568,7 @@ def test_rtsp_server_uses_a_running_gstcontext():
     assert shape == (H, W, 3) and mean[1] > 150
 
 
+@pytest.mark.e2e
 def test_tcp_server_counts_connected_clients():
     with TcpServer(W, H, port=0) as server, feeding(server, RED):
         assert server.clients == 0
@@ -564,6 +580,7 @@ def test_tcp_server_counts_connected_clients():
             assert server.clients == 1
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
 def test_mjpeg_on_ipv6_loopback():
     try:
@@ -584,6 +601,7 @@ def test_mjpeg_on_ipv6_loopback():
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "streaming")
 
 
+@pytest.mark.e2e
 def test_examples_record_and_udp_run(tmp_path):
     import sys
 
@@ -618,6 +636,7 @@ def test_examples_record_and_udp_run(tmp_path):
     assert udp.stdout.count("received (240, 320, 3)") == 3
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("cls", [RtspServer, TcpServer])
 def test_port_in_use_is_a_pipeline_error(cls):
     with socket.socket() as busy:
@@ -630,6 +649,7 @@ def test_port_in_use_is_a_pipeline_error(cls):
         assert server.closed
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("cls", [RtspServer, TcpServer, MjpegServer])
 def test_close_releases_the_port(cls):
     server = cls(W, H, port=0)

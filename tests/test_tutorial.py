@@ -108,6 +108,7 @@ with GstContext():
 )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("script", [BLOG, ORIGINAL], ids=["blog-step-by-step", "original-with"])
 def test_tutorial_script_writes_a_complete_mp4(tmp_path, script):
     path = tmp_path / "tutorial.py"

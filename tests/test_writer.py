@@ -212,6 +212,7 @@ def test_exception_inside_with_still_finalizes_the_file(tmp_path):
     assert count_frames(out) == 12
 
 
+@pytest.mark.e2e
 def test_sigint_to_a_writing_process_leaves_a_playable_file(tmp_path):
     out = tmp_path / "sigint.mp4"
     script = textwrap.dedent(
@@ -414,6 +415,7 @@ def test_open_close_cycles_leak_no_threads_or_fds():
     assert _fds() <= fds + 5
 
 
+@pytest.mark.e2e
 def test_example_script_writes_playable_files(tmp_path):
     script = SRC.parent / "examples" / "write_video.py"
     env = {**os.environ, "PYTHONPATH": os.fspath(SRC)}

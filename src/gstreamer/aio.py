@@ -12,8 +12,10 @@ import asyncio
 import concurrent.futures
 import functools
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
+from ._lifecycle import State
+from ._time import Timestamp
 from .errors import ClosedError
 from .frame import Frame
 from .reader import Reader, Source
@@ -49,12 +51,26 @@ class _AsyncBase:
     def __init__(self, worker_name: str) -> None:
         self._inner: Any = None
         self._worker = _Worker(worker_name)
-        self._closed = False
+        self._state = State.NEW
+
+    @property
+    def state(self) -> State:
+        """:class:`~gstreamer.State`: NEW, OPEN once started, CLOSED."""
+        return self._state
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._state is State.CLOSED
+
+    def _require_open(self) -> None:
+        if self._state is State.CLOSED:
+            raise ClosedError(f"{type(self).__name__} is closed")
 
     async def _finish(self, name: str, *args: Any) -> None:
-        if self._closed:
+        if self._state is State.CLOSED:
             return
-        self._closed = True
+        self._state = State.CLOSED
         inner = self._inner
         try:
             if inner is not None:
@@ -108,10 +124,10 @@ class AsyncReader(_AsyncBase):
 
     async def start(self) -> AsyncReader:
         """Build and start the pipeline (in the worker thread); idempotent."""
-        if self._closed:
-            raise ClosedError("AsyncReader is closed")
+        self._require_open()
         if self._inner is None:
             self._inner = await self._worker.run(Reader, self._source, **self._kwargs)
+            self._state = State.OPEN
         return self
 
     async def read(self, timeout: Optional[float] = None) -> Optional[Frame]:
@@ -158,27 +174,26 @@ class AsyncWriter(_AsyncBase):
 
     async def start(self) -> AsyncWriter:
         """Create the writer (in the worker thread); idempotent."""
-        if self._closed:
-            raise ClosedError("AsyncWriter is closed")
+        self._require_open()
         if self._inner is None:
             from .writer import Writer
 
             self._inner = await self._worker.run(Writer, self._target, **self._kwargs)
+            self._state = State.OPEN
         return self
 
     async def write(
         self,
         frame: Any,
-        pts: Union[int, float, None] = None,
-        duration: Union[int, float, None] = None,
+        pts: Timestamp = None,
+        duration: Timestamp = None,
     ) -> bool:
         """Write one frame (see :meth:`Writer.write`); False when it was dropped.
 
         As with :class:`~gstreamer.Writer`, the pipeline may read the array after this
         returns: write a new array per frame (or pass ``copy=True`` to the constructor).
         """
-        if self._closed:
-            raise ClosedError("AsyncWriter is closed")
+        self._require_open()
         await self.start()
         assert self.writer is not None
         return await self._worker.run(self.writer.write, frame, pts=pts, duration=duration)

@@ -37,7 +37,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _gi
-from ._lifecycle import weak_method
+from ._lifecycle import ErrorSlot, State, weak_method
 from .appsink import AppSinkPuller
 from .caps import AUDIO_FORMATS, VIDEO_FORMATS, AudioLayout, Layout, VideoLayout, fps_str
 from .errors import (
@@ -370,9 +370,9 @@ class Reader:
         self._decodes_file = where in ("file", "uri")
         self._local_file = where == "file" or self.description.startswith('uridecodebin uri="file:')
         self._lock = threading.RLock()
-        self._closed = False
+        self._state = State.OPEN
         self._ended = False
-        self._error: Optional[PipelineError] = None
+        self._errors = ErrorSlot("Reader")
         self._frames = 0
         self._layout: Optional[Layout] = None
         self._caps: Optional[str] = None
@@ -446,7 +446,8 @@ class Reader:
     def _fail(self, exc: PipelineError) -> PipelineError:
         """Remember ``exc`` (raised again by later reads) and stop the pipeline."""
         exc = self._explain(exc)
-        self._error = exc
+        self._errors.keep(exc)
+        self._errors.mark_raised()  # the caller raises it now
         self._stop(raise_errors=False)
         return exc
 
@@ -479,10 +480,10 @@ class Reader:
         ClosedError
             The reader was closed.
         """
-        if self._closed:
+        if self._state is State.CLOSED:
             raise ClosedError("Reader is closed")
-        if self._error is not None:
-            raise self._error
+        if self._errors.error is not None:
+            raise self._errors.error  # every later read raises it again
         if self._ended:
             return None
         puller, pipeline = self._puller, self._pipeline
@@ -500,7 +501,7 @@ class Reader:
             frame = puller.pull(min(max(remaining, 0.0), _SLICE))
             if frame is not None:
                 return self._deliver(frame)
-            if self._closed:
+            if self.closed:  # by another thread
                 raise ClosedError("Reader was closed while reading")
             if puller.is_eos:
                 if pipeline.error is None:
@@ -578,8 +579,14 @@ class Reader:
         return layout.channels if isinstance(layout, AudioLayout) else None
 
     @property
+    def state(self) -> State:
+        """:class:`~gstreamer.State`: OPEN (also after end of stream) or CLOSED."""
+        return self._state
+
+    @property
     def closed(self) -> bool:
-        return self._closed
+        """True once :meth:`close` was called."""
+        return self._state is State.CLOSED
 
     @property
     def pipeline(self) -> Optional[GstPipeline]:
@@ -597,10 +604,10 @@ class Reader:
             An error the pipeline reported that no earlier call raised.
         """
         with self._lock:
-            if self._closed:
+            if self._state is State.CLOSED:
                 return
-            self._closed = True
-        self._stop(raise_errors=self._error is None)
+            self._state = State.CLOSED
+        self._stop(raise_errors=self._errors.error is None)
 
     def __enter__(self) -> Reader:
         return self
@@ -615,13 +622,13 @@ class Reader:
             self.close()
             return
         with self._lock:
-            if self._closed:
+            if self._state is State.CLOSED:
                 return
-            self._closed = True
+            self._state = State.CLOSED
         self._stop(raise_errors=False)
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("ended" if self._ended else "open")
+        state = "closed" if self.closed else ("ended" if self._ended else "open")
         return f"<Reader {state} {self.description!r}>"
 
 

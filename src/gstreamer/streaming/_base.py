@@ -142,6 +142,7 @@ class PipelineServer(Server):
             max_buffers=2,
             timeout=self.timeout,
         )
+        self._writer = writer
         pipeline = writer.pipeline
         # network sinks open their sockets while the state change goes on: report failures
         deadline = time.monotonic() + 5.0
@@ -151,7 +152,6 @@ class PipelineServer(Server):
                 break
         if pipeline.error is not None:
             writer.close()  # raises the pipeline's error
-        self._writer = writer
 
     def _element(self, name: str) -> Any:
         """The element called ``name`` in the running pipeline (None when stopped)."""

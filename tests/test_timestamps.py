@@ -1,0 +1,191 @@
+"""One timestamp rule: the same ``pts`` value gives the same buffer timestamp on every API.
+
+Timestamps given to a push are seconds, whatever the number type (int, float, Fraction,
+Decimal, NumPy scalar). The seed's ``GstVideoSink`` keeps the seed's nanoseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from _helpers import wait_for
+
+from gstreamer import AudioWriter, GstVideoSink, MuxWriter, Reader, Writer, _gi
+from gstreamer._time import fps_fraction, seed_ns, to_ns
+from gstreamer.aio import AsyncWriter
+from gstreamer.streaming import MjpegServer, RtspServer, TcpServer, UdpSender, rtsp_source
+
+# increasing, so that encoders behind the servers accept them
+VALUES = [0, Fraction(1, 3), 0.5, 1, np.float32(1.25), Decimal("1.5"), np.int64(2)]
+EXPECTED = [0, 333_333_333, 500_000_000, 1_000_000_000, 1_250_000_000, 1_500_000_000, 2 * 10**9]
+
+FRAME = np.zeros((48, 64, 3), np.uint8)
+SAMPLES = np.zeros((480, 2), np.float32)
+
+
+def test_to_ns_is_seconds_for_every_number_type():
+    assert [to_ns(v) for v in VALUES] == EXPECTED
+    assert to_ns(None) is None
+    assert to_ns(Fraction(1001, 30000)) == 33_366_667
+
+
+@pytest.mark.parametrize("bad", ["1.5", True, object()])
+def test_to_ns_refuses_what_is_not_a_number(bad):
+    with pytest.raises(TypeError, match="seconds"):
+        to_ns(bad)
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf")])
+def test_to_ns_refuses_negative_and_non_finite(bad):
+    with pytest.raises(ValueError):
+        to_ns(bad)
+
+
+def test_seed_rule_is_truncated_nanoseconds():
+    assert seed_ns(10**9 / 30 * 5) == 166_666_666
+    assert seed_ns(0) == 0
+    assert seed_ns(None) is None
+
+
+def test_one_fps_rule():
+    assert fps_fraction("30000/1001") == Fraction(30000, 1001)
+    assert fps_fraction(29.97) == Fraction(2997, 100)
+    assert fps_fraction(30000 / 1001) == Fraction(30000, 1001)
+    assert fps_fraction(0) is None
+    assert fps_fraction(None) is None
+    with pytest.raises(ValueError):
+        fps_fraction(-1)
+    with pytest.raises(ValueError):
+        fps_fraction("thirty")
+
+
+def pull_all(sink, count):
+    """``count`` buffer pts from an appsink (sync=false)."""
+    Gst = _gi.Gst()
+    got = []
+    for _ in range(count):
+        sample = sink.emit("try-pull-sample", 20 * Gst.SECOND)
+        assert sample is not None, f"only {len(got)} of {count} buffers came out"
+        got.append(sample.get_buffer().pts)
+    return got
+
+
+def test_writer_audio_writer_and_mux_writer_follow_the_rule():
+    with Writer("appsink name=out sync=false", fps=30) as w:
+        for v in VALUES:
+            w.write(FRAME, pts=v)
+        assert pull_all(w.pipeline.get_by_name("out"), len(VALUES)) == EXPECTED
+
+    with AudioWriter("appsink name=out sync=false", rate=48000) as a:
+        for v in VALUES:
+            a.write(SAMPLES, pts=v)
+        assert pull_all(a.pipeline.get_by_name("out"), len(VALUES)) == EXPECTED
+
+    mux_pipeline = (
+        "appsrc name=video ! appsink name=v sync=false "
+        "appsrc name=audio ! appsink name=a sync=false"
+    )
+    with MuxWriter(mux_pipeline, audio=dict(rate=48000, channels=2)) as m:
+        for v in VALUES:
+            m.write_video(FRAME, pts=v)
+            m.write_audio(SAMPLES, pts=v)
+        assert pull_all(m.pipeline.get_by_name("v"), len(VALUES)) == EXPECTED
+        assert pull_all(m.pipeline.get_by_name("a"), len(VALUES)) == EXPECTED
+
+
+def test_async_writer_follows_the_rule():
+    async def main():
+        async with AsyncWriter("appsink name=out sync=false", fps=30) as w:
+            for v in VALUES:
+                await w.write(FRAME, pts=v)
+            assert w.writer is not None
+            return pull_all(w.writer.pipeline.get_by_name("out"), len(VALUES))
+
+    assert asyncio.run(main()) == EXPECTED
+
+
+def test_seed_video_sink_keeps_nanoseconds():
+    sink = GstVideoSink("appsrc ! appsink name=out sync=false", width=64, height=48)
+    with sink:
+        for ns in EXPECTED:
+            sink.push(FRAME, pts=ns)
+        assert pull_all(sink.get_by_name("out"), len(EXPECTED)) == EXPECTED
+
+
+class PtsProbe:
+    """Records the pts of every buffer leaving an appsrc (a pad probe, no mock)."""
+
+    def __init__(self, appsrc):
+        Gst = _gi.Gst()
+        self.pts: list[int] = []
+        self._lock = threading.Lock()
+        appsrc.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._probe)
+
+    def _probe(self, pad, info):
+        with self._lock:
+            self.pts.append(info.get_buffer().pts)
+        return _gi.Gst().PadProbeReturn.OK
+
+    def wait(self, count):
+        wait_for(lambda: len(self.pts) >= count, what=f"{count} buffers at the appsrc")
+        return self.pts[:count]
+
+
+@pytest.mark.e2e
+def test_pipeline_servers_follow_the_rule():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        udp_port = receiver.getsockname()[1]
+        servers = [
+            TcpServer(64, 48, port=0),
+            MjpegServer(64, 48, port=0),
+            UdpSender(64, 48, port=udp_port),
+        ]
+        for server in servers:
+            with server:
+                probe = PtsProbe(server._element("src"))
+                for v in VALUES:
+                    assert server.push(FRAME, pts=v)
+                assert probe.wait(len(VALUES)) == EXPECTED, type(server).__name__
+
+
+@pytest.mark.e2e
+def test_rtsp_server_follows_the_rule():
+    with RtspServer(64, 48, port=0) as server:
+        stop = threading.Event()
+
+        def watch():
+            with Reader(rtsp_source(server.url), timeout=30) as reader:
+                while not stop.is_set():
+                    reader.read()
+
+        client = threading.Thread(target=watch, daemon=True)
+        client.start()
+        try:
+            # frames are offered until the client's media is set up
+            def playing():
+                server.push(FRAME)
+                return server.playing
+
+            wait_for(playing, timeout=60, what="an RTSP client playing")
+            feeder = server._feeder
+            assert feeder is not None
+            probe = PtsProbe(feeder.appsrc)
+            # a live stream: stamp the frames just ahead of the pipeline's running time, and
+            # push each one once the previous one left the appsrc (so none is dropped)
+            clock = feeder.appsrc.get_clock()
+            now = clock.get_time() - feeder.appsrc.get_base_time()
+            base = now // 10**9 + 1  # whole seconds
+            for v, e in zip(VALUES, EXPECTED):
+                assert server.push(FRAME, pts=base + v)
+                want = base * 10**9 + e
+                wait_for(lambda w=want: w in probe.pts, what=f"pts {want} at the RTSP appsrc")
+        finally:
+            stop.set()
+            client.join(40)
