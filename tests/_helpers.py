@@ -1,9 +1,12 @@
 """Helpers shared by the tests (import them: ``from _helpers import ffprobe_stream``)."""
 
+import contextlib
 import os
 import shutil
 import subprocess
 import time
+
+import pytest
 
 from gstreamer import _gi
 
@@ -83,3 +86,44 @@ class Passthrough:
             self.pipeline.set_state(_gi.Gst().State.NULL)
         # appsink keeps its last sample until the pipeline is freed: drop our references
         self.pipeline = self.src = self.sink = None
+
+
+def _free_display():
+    for n in range(142, 400):
+        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
+            return n
+    pytest.skip("no free X display number")
+
+
+@contextlib.contextmanager
+def xvfb_display():
+    """A private Xvfb server; yields its DISPLAY once its socket exists (or skips)."""
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb is not installed")
+    for _attempt in range(5):  # another process may take the same number first
+        n = _free_display()
+        proc = subprocess.Popen(
+            ["Xvfb", f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while not os.path.exists(f"/tmp/.X11-unix/X{n}") and proc.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if proc.poll() is None and os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            break
+        proc.kill()
+        proc.wait()
+    else:
+        pytest.fail("Xvfb did not start")
+    try:
+        yield f":{n}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

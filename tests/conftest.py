@@ -1,7 +1,7 @@
 import gc
 
 import pytest
-from _helpers import Passthrough
+from _helpers import Passthrough, xvfb_display
 
 from gstreamer import _gi, buffers
 
@@ -26,3 +26,10 @@ def passthrough():
         made.pop().close()
     gc.collect()
     assert buffers.live_wrapped_arrays() == 0
+
+
+@pytest.fixture
+def xvfb():
+    """DISPLAY of a private Xvfb server, stopped afterwards."""
+    with xvfb_display() as display:
+        yield display

@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,39 +17,6 @@ pytestmark = pytest.mark.e2e
 RUN_APPSRC = (
     Path(__file__).resolve().parent.parent / "examples" / "launch_pipeline" / "run_appsrc.py"
 )
-
-
-def _free_display():
-    for n in range(142, 400):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            return n
-    pytest.skip("no free X display number")
-
-
-@pytest.fixture
-def xvfb():
-    if not shutil.which("Xvfb"):
-        pytest.skip("Xvfb is not installed")
-    n = _free_display()
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Xvfb :{n} did not start (exit code {proc.poll()})")
-            time.sleep(0.05)
-        yield f":{n}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_default_pipeline_displays_in_an_x_window(xvfb, tmp_path):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -114,13 +114,13 @@ def test_http_mjpeg_example_serves_a_page_and_jpeg_frames():
         finish(proc)
 
 
-@pytest.mark.skipif(not shutil.which("xvfb-run"), reason="needs xvfb-run (package xvfb)")
-def test_display_example_runs_under_xvfb():
+def test_display_example_runs_under_xvfb(xvfb):
     proc = subprocess.run(
-        ["xvfb-run", "-a", sys.executable, str(EXAMPLES / "streaming" / "display.py"), "-n", "20"],
+        [sys.executable, str(EXAMPLES / "streaming" / "display.py"), "-n", "20"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
+        env=dict(os.environ, DISPLAY=xvfb),
     )
     assert proc.returncode == 0, proc.stderr
 
