@@ -9,13 +9,17 @@
 from __future__ import annotations
 
 import enum
+import logging
 import threading
 import weakref
+from types import TracebackType
 from typing import Any, Callable, Optional
 
 from .errors import GstError, PipelineError
 
-__all__ = ["ErrorSlot", "State", "weak_method"]
+__all__ = ["ErrorSlot", "Lifecycle", "State", "Stateful", "weak_method"]
+
+log = logging.getLogger("gstreamer")
 
 
 class State(enum.Enum):
@@ -27,6 +31,51 @@ class State(enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class Stateful:
+    """``state`` and ``closed``, read from ``self._state``."""
+
+    _state: State
+
+    @property
+    def state(self) -> State:
+        """:class:`~gstreamer.State`: NEW (not started), OPEN or CLOSED."""
+        return self._state
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (or a start failed)."""
+        return self._state is State.CLOSED
+
+
+class Lifecycle(Stateful):
+    """``with`` for objects that have a ``close()``.
+
+    Leaving a ``with`` block closes. When the block raised, the close still runs (files are
+    finalised) but its own error is only logged: the block's exception is the one that
+    propagates.
+    """
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except GstError as close_error:
+            log.warning("%s: closing after %r failed: %s", type(self).__name__, exc, close_error)
 
 
 class ErrorSlot:

@@ -14,7 +14,7 @@ import functools
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from ._lifecycle import State
+from ._lifecycle import State, Stateful
 from ._time import Timestamp
 from .errors import ClosedError
 from .frame import Frame
@@ -42,7 +42,7 @@ class _Worker:
         self._pool.shutdown(wait=False)
 
 
-class _AsyncBase:
+class _AsyncBase(Stateful):
     """Closing shared by the asyncio front ends."""
 
     # close() on the worker (after queued calls) or beside it (to interrupt a blocked call)
@@ -52,16 +52,6 @@ class _AsyncBase:
         self._inner: Any = None
         self._worker = _Worker(worker_name)
         self._state = State.NEW
-
-    @property
-    def state(self) -> State:
-        """:class:`~gstreamer.State`: NEW, OPEN once started, CLOSED."""
-        return self._state
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._state is State.CLOSED
 
     def _require_open(self) -> None:
         if self._state is State.CLOSED:

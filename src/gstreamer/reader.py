@@ -31,13 +31,12 @@ import weakref
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Optional, Union
 
 import numpy as np
 
 from . import _gi
-from ._lifecycle import ErrorSlot, State, weak_method
+from ._lifecycle import ErrorSlot, Lifecycle, State, weak_method
 from .appsink import AppSinkPuller
 from .caps import AUDIO_FORMATS, VIDEO_FORMATS, AudioLayout, Layout, VideoLayout, fps_str
 from .errors import (
@@ -303,7 +302,7 @@ def _shutdown_quietly(pipeline: GstPipeline) -> None:
         log.debug("shutdown of an abandoned reader failed", exc_info=True)
 
 
-class Reader:
+class Reader(Lifecycle):
     """Frames from a file, URI or pipeline.
 
     Parameters
@@ -579,16 +578,6 @@ class Reader:
         return layout.channels if isinstance(layout, AudioLayout) else None
 
     @property
-    def state(self) -> State:
-        """:class:`~gstreamer.State`: OPEN (also after end of stream) or CLOSED."""
-        return self._state
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._state is State.CLOSED
-
-    @property
     def pipeline(self) -> Optional[GstPipeline]:
         """The running :class:`~gstreamer.GstPipeline` (None once ended or closed)."""
         return self._pipeline
@@ -611,21 +600,6 @@ class Reader:
 
     def __enter__(self) -> Reader:
         return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        if exc is None:
-            self.close()
-            return
-        with self._lock:
-            if self._state is State.CLOSED:
-                return
-            self._state = State.CLOSED
-        self._stop(raise_errors=False)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("ended" if self._ended else "open")

@@ -32,14 +32,13 @@ import os
 import re
 import threading
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any, Optional, Union
 
 import numpy as np
 
 from . import _gi
 from ._appsrc import AppSrcFeeder, as_array, unpack
-from ._lifecycle import State, weak_method
+from ._lifecycle import Lifecycle, State, weak_method
 from ._time import FrameRate, Timestamp, to_ns
 from .encoders import (
     AUDIO_EXTENSIONS,
@@ -55,7 +54,6 @@ from .encoders import (
 from .errors import (
     CapsError,
     ClosedError,
-    GstError,
     LifecycleError,
     TargetDirectoryError,
 )
@@ -121,7 +119,7 @@ def _video_convert() -> str:
 _ENCODER_QUEUE = "queue max-size-buffers=3 max-size-bytes=0 max-size-time=0"
 
 
-class _BaseWriter:
+class _BaseWriter(Lifecycle):
     """Lifecycle shared by the writers: lazy start, error checks, close and ``with``."""
 
     def __init__(self, description: str, timeout: float) -> None:
@@ -154,16 +152,6 @@ class _BaseWriter:
         """The :class:`~gstreamer.GstPipeline` (started at the first write, or at once
         when the caps were given)."""
         return self._pipeline
-
-    @property
-    def state(self) -> State:
-        """:class:`~gstreamer.State`: NEW until the pipeline starts, then OPEN, then CLOSED."""
-        return self._state
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called (or the pipeline failed to start)."""
-        return self._state is State.CLOSED
 
     def _start(self) -> None:
         with self._lock:
@@ -245,24 +233,6 @@ class _BaseWriter:
 
     def _closed_before_start(self) -> None:
         """Hook: what to say when the writer closes before its pipeline started."""
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        if exc is None:
-            self.close()
-            return
-        # finalise what was written, then let the user's exception propagate
-        try:
-            self.close()
-        except GstError as close_error:
-            log.warning("%s: closing after %r failed: %s", type(self).__name__, exc, close_error)
 
     def __del__(self) -> None:
         if getattr(self, "_state", State.CLOSED) is State.OPEN:

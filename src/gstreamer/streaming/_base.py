@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
-from types import TracebackType
 from typing import Any, Optional, Union
 
-from .._lifecycle import ErrorSlot, State
+from .._lifecycle import ErrorSlot, Lifecycle, State
 from .._time import Timestamp, fps_fraction
 from ..caps import layout_from_caps
 from ..errors import ClosedError, LifecycleError
@@ -25,7 +24,7 @@ __all__ = ["Number", "PipelineServer", "Server"]
 Number = Union[int, float, Fraction]
 
 
-class Server:
+class Server(Lifecycle):
     """Shared lifecycle: frame caps, ``start``/``close``, context manager, error slot."""
 
     scheme = ""
@@ -50,27 +49,9 @@ class Server:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = {State.NEW: "not started", State.OPEN: "serving", State.CLOSED: "closed"}
         return f"<{type(self).__name__} {self.url} {state[self._state]}>"
-
-    @property
-    def state(self) -> State:
-        """:class:`~gstreamer.State`: NEW, OPEN (serving) or CLOSED."""
-        return self._state
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._state is State.CLOSED
 
     @property
     def url(self) -> str:
