@@ -86,13 +86,8 @@ class GstContext:
         self.startup()
         return self
 
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.shutdown(raise_errors=exc is None)
+    def __exit__(self, *exc_info: Any) -> None:
+        self.shutdown(raise_errors=exc_info[1] is None)
 
     @property
     def is_running(self) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from types import TracebackType
 from typing import Any, Callable, Optional
 
 from . import _gi
@@ -196,15 +195,10 @@ class GstPipeline:
         self.startup()
         return self
 
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
+    def __exit__(self, *exc_info: Any) -> None:
         # EOS is still sent when the body raised (KeyboardInterrupt included), so files are
         # finalised; the body's exception wins over the pipeline's.
-        self.shutdown(raise_errors=exc is None)
+        self.shutdown(raise_errors=exc_info[1] is None)
 
     @property
     def command(self) -> str:
