@@ -88,38 +88,29 @@ class Passthrough:
         self.pipeline = self.src = self.sink = None
 
 
-def _free_display():
-    for n in range(142, 400):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            return n
-    pytest.skip("no free X display number")
-
-
 @contextlib.contextmanager
 def xvfb_display():
-    """A private Xvfb server; yields its DISPLAY once its socket exists (or skips)."""
+    """A private Xvfb server; yields its DISPLAY once it accepts connections (or skips).
+
+    ``-displayfd`` makes Xvfb pick a free display number itself and write it to a pipe once it
+    is ready, so neither a race for a number nor a slow start on a busy machine can hurt.
+    """
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb is not installed")
-    for _attempt in range(5):  # another process may take the same number first
-        n = _free_display()
-        proc = subprocess.Popen(
-            ["Xvfb", f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while not os.path.exists(f"/tmp/.X11-unix/X{n}") and proc.poll() is None:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        if proc.poll() is None and os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            break
-        proc.kill()
-        proc.wait()
-    else:
-        pytest.fail("Xvfb did not start")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,),
+    )
+    os.close(write_fd)
     try:
-        yield f":{n}"
+        with os.fdopen(read_fd) as ready:
+            number = ready.readline().strip()  # written when the server is ready
+        if not number or proc.poll() is not None:
+            pytest.fail(f"Xvfb did not start (exit code {proc.poll()})")
+        yield f":{number}"
     finally:
         proc.terminate()
         try:
