@@ -179,7 +179,7 @@ def test_rtsp_server_follows_the_rule():
             probe = PtsProbe(feeder.appsrc)
             # a live stream: stamp the frames just ahead of the pipeline's running time, and
             # push each one once the previous one left the appsrc (so none is dropped)
-            clock = feeder.appsrc.get_clock()
+            clock = wait_for(feeder.appsrc.get_clock, what="the RTSP media's clock")
             now = clock.get_time() - feeder.appsrc.get_base_time()
             base = now // 10**9 + 1  # whole seconds
             for v, e in zip(VALUES, EXPECTED):
