@@ -47,6 +47,9 @@ class AppSinkPuller:
         self._caps_str: Optional[str] = None
         self.layout: Optional[Layout] = None
         self.pulled = 0
+        # keep_segment: remember the segment of the last sample (to compute stream times)
+        self.keep_segment = False
+        self.segment: Any = None
         appsink.set_property("emit-signals", False)
         appsink.set_property("max-buffers", max_buffers)
         appsink.set_property("drop", leaky)
@@ -78,6 +81,8 @@ class AppSinkPuller:
             except CapsError:
                 self.layout = None  # not raw: hand out bytes
         data = buffer_to_ndarray(buffer, self.layout, copy=self.copy)
+        if self.keep_segment:
+            self.segment = sample.get_segment()
         self.pulled += 1
         return Frame(
             data=data,

@@ -10,11 +10,13 @@
     │   ├── NegotiationError                   caps could not be negotiated ("not-negotiated")
     │   ├── StateChangeError                   a state change failed
     │   ├── SourceNotFoundError(FileNotFoundError)  the file to read does not exist
+    │   ├── InvalidMediaError(ValueError)      not a media file, corrupt, or without the stream
     │   └── TargetDirectoryError(FileNotFoundError) the folder to write into does not exist
     ├── CapsError(ValueError)                  array shape/dtype and caps disagree; bad format
     ├── BufferError(BufferError)               mapping a buffer failed / wrong writability
     ├── LifecycleError(RuntimeError)           started twice, used before start
     │   └── ClosedError                        use of a closed reader, writer or pipeline
+    ├── NotSeekableError                       random access on a live stream, pipe or fragment
     └── TimeoutError(TimeoutError)             a blocking call ran past its timeout
 
 End of stream is never an exception: iteration simply stops.
@@ -31,9 +33,11 @@ __all__ = [
     "ClosedError",
     "GstError",
     "GstNotAvailableError",
+    "InvalidMediaError",
     "LifecycleError",
     "MissingElementError",
     "NegotiationError",
+    "NotSeekableError",
     "ParseError",
     "PipelineError",
     "SourceNotFoundError",
@@ -137,6 +141,20 @@ class SourceNotFoundError(PipelineError, FileNotFoundError):
         self.filename = filename
 
 
+class InvalidMediaError(PipelineError, ValueError):
+    """The source is not a media file GStreamer can read, is corrupt, or lacks the stream.
+
+    Attributes
+    ----------
+    filename : str or None
+        The file (or URI) that was read.
+    """
+
+    def __init__(self, message: str, *, filename: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.filename = filename
+
+
 class TargetDirectoryError(PipelineError, FileNotFoundError):
     """The directory a file is to be written to does not exist.
 
@@ -169,6 +187,10 @@ class LifecycleError(GstError, RuntimeError):
 
 class ClosedError(LifecycleError):
     """The object was used after :meth:`close`."""
+
+
+class NotSeekableError(GstError):
+    """Random access or seeking was asked of a source that cannot seek (live, pipe, fragment)."""
 
 
 class TimeoutError(GstError, builtins.TimeoutError):

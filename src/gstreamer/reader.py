@@ -22,6 +22,7 @@ element is raised at the next call (``next``, :meth:`Reader.read` or :meth:`Read
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -37,12 +38,15 @@ import numpy as np
 
 from . import _gi
 from ._lifecycle import ErrorSlot, Lifecycle, State, weak_method
+from ._timeline import DecoderWatch, as_invalid_media, is_invalid_media, stream_time
 from .appsink import AppSinkPuller
 from .caps import AUDIO_FORMATS, VIDEO_FORMATS, AudioLayout, Layout, VideoLayout, fps_str
 from .errors import (
     CapsError,
     ClosedError,
     GstError,
+    InvalidMediaError,
+    NotSeekableError,
     PipelineError,
     SourceNotFoundError,
     TimeoutError,
@@ -58,6 +62,17 @@ Source = Union[str, "os.PathLike[str]"]
 
 # How long one wait inside a blocking call lasts before errors and close() are looked at.
 _SLICE = 0.05
+
+# Times within this many ns count as equal (containers' time bases rarely divide 1e9).
+_TOLERANCE = 1000
+
+
+def _seconds_to_ns(t: float, name: str) -> int:
+    value = float(t)
+    if not value >= 0:  # also rejects NaN
+        raise ValueError(f"{name} must be a time in seconds >= 0, not {t!r}")
+    return round(value * 1e9)
+
 
 _URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://\S*$")
 _APPSINK_RE = re.compile(r"^\s*appsink(\s|$)")
@@ -171,11 +186,25 @@ def _caps_for(
     return caps
 
 
-def _tail(kind: str, caps: str, scale: bool, retime: bool) -> str:
+_ROTATIONS = ("auto", None)
+
+# Turns frames upright from the stream's image-orientation tag (MP4 rotation matrix, EXIF);
+# a pass-through when there is no tag. The first videoconvert only acts when the decoder's
+# format is one videoflip does not handle.
+_AUTO_ROTATE = "videoconvert ! videoflip video-direction=auto"
+
+
+def _check_rotate(rotate: Optional[str]) -> None:
+    if rotate not in _ROTATIONS:
+        raise ValueError(f"rotate must be 'auto' or None, not {rotate!r}")
+
+
+def _tail(kind: str, caps: str, scale: bool, retime: bool, rotate: bool = False) -> str:
     """Converters, caps and appsink appended after a decoder or a pipeline fragment."""
     if kind == "video":
         n = _cores()
-        parts = [f"videoconvert n-threads={n}"]
+        parts = [_AUTO_ROTATE] if rotate else []
+        parts.append(f"videoconvert n-threads={n}")
         if scale:
             parts.append(f"videoscale n-threads={n}")
         if retime:
@@ -196,6 +225,7 @@ def build_description(
     fps: Union[int, float, Fraction, str, None] = None,
     rate: Optional[int] = None,
     channels: Optional[int] = None,
+    rotate: Optional[str] = "auto",
 ) -> str:
     """The pipeline description :class:`Reader` runs for ``source``.
 
@@ -208,7 +238,7 @@ def build_description(
     ValueError
         Size, rate or channels given for a complete pipeline (whose appsink caps rule).
     """
-    return _build(source, format, width, height, fps, rate, channels)[1]
+    return _build(source, format, width, height, fps, rate, channels, rotate)[1]
 
 
 def _build(
@@ -219,9 +249,11 @@ def _build(
     fps: Union[int, float, Fraction, str, None],
     rate: Optional[int],
     channels: Optional[int],
+    rotate: Optional[str] = "auto",
 ) -> tuple[str, str]:
     """``(where, description)``: the kind of source (see :func:`_classify`) and pipeline."""
     kind = _media_kind(format)
+    _check_rotate(rotate)
     where, value = _classify(source)
     if kind == "audio" and (width is not None or height is not None or fps is not None):
         raise ValueError("width, height and fps apply to video formats, not to audio")
@@ -235,9 +267,10 @@ def _build(
             )
         return where, value
     caps = _caps_for(kind, format, width, height, fps, rate, channels)
-    tail = _tail(kind, caps, width is not None or height is not None, fps is not None)
+    scale = width is not None or height is not None
     if where == "fragment":
-        return where, f"{value} ! {tail}"
+        return where, f"{value} ! {_tail(kind, caps, scale, fps is not None)}"
+    tail = _tail(kind, caps, scale, fps is not None, rotate == "auto")
     # Only pads of the wanted media type link to the filtered branch.
     wanted = f"{kind}/x-raw(ANY)"
     if where == "uri":
@@ -328,6 +361,14 @@ class Reader(Lifecycle):
         Frames queued in the appsink before the pipeline waits for the reader.
     timeout : float
         Seconds any blocking call waits (for a frame, or for the pipeline to stop).
+    rotate : {"auto", None}
+        ``"auto"`` turns video from files and URIs upright according to the stream's
+        rotation tag (an MP4 display matrix, EXIF orientation); None keeps the stored
+        orientation.
+    start, end : float, optional
+        Read only the frames from ``start`` (the frame displayed at that time, see
+        :meth:`seek`) up to ``end`` (frames whose time is below ``end``), in seconds.
+        Files and URIs only.
 
     Attributes
     ----------
@@ -336,7 +377,10 @@ class Reader(Lifecycle):
 
     Notes
     -----
-    Iterating yields :class:`~gstreamer.frame.Frame`. Video frames are ``(height, width,
+    Iterating yields :class:`~gstreamer.frame.Frame`. For files and URIs, ``Frame.pts`` is
+    the presentation time ffprobe and players show (an MP4's edit list applied, so its first
+    frame is at 0; MPEG-TS times relative to the first frame) and ``Frame.keyframe`` is True
+    exactly for the samples the container marks as sync samples. Video frames are ``(height, width,
     channels)`` (``(height, width)`` for gray formats, ``(height * 3 // 2, width)`` for
     I420/NV12 or a list of planes when the planes cannot form one array); audio buffers are
     ``(samples, channels)``. Views stay valid after :meth:`close`.
@@ -356,17 +400,31 @@ class Reader(Lifecycle):
         copy: bool = False,
         max_buffers: int = 16,
         timeout: float = 10.0,
+        rotate: Optional[str] = "auto",
+        start: Optional[float] = None,
+        end: Optional[float] = None,
     ) -> None:
         if timeout is None or timeout < 0:
             raise ValueError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
+        if start is not None and end is not None and end <= start:
+            raise ValueError(f"end ({end}) must be after start ({start})")
         self.source = source
         self.format = format
         self.timeout = float(timeout)
         self.latest_only = latest_only
         self._max_buffers = int(max_buffers)
         self._copy = bool(copy)
-        where, self.description = _build(source, format, width, height, fps, rate, channels)
+        where, self.description = _build(source, format, width, height, fps, rate, channels, rotate)
         self._decodes_file = where in ("file", "uri")
+        if (start is not None or end is not None) and not self._decodes_file:
+            raise NotSeekableError(
+                "start= and end= need a file or URI source; a pipeline is read as it comes"
+            )
+        self._watch: Optional[DecoderWatch] = DecoderWatch() if self._decodes_file else None
+        self._video = _media_kind(format) == "video"
+        self._end_ns: Optional[int] = None if end is None else _seconds_to_ns(end, "end")
+        self._target: Optional[int] = None  # stream time an exact seek must reach
+        self._pending: Optional[Frame] = None  # read past while finding the seek target
         self._local_file = where == "file" or self.description.startswith('uridecodebin uri="file:')
         self._lock = threading.RLock()
         self._state = State.OPEN
@@ -386,6 +444,13 @@ class Reader(Lifecycle):
             self._pipeline = None
             raise self._explain(exc) from None
         self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
+        if start is not None or end is not None:
+            try:
+                self._wait_prerolled()
+                self.seek(0.0 if start is None else start)
+            except BaseException:
+                self._stop(raise_errors=False)
+                raise
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -401,6 +466,8 @@ class Reader(Lifecycle):
         if self._decodes_file:
             if self._local_file and not self.latest_only:
                 pipeline.pipeline.connect("deep-element-added", _tune_decoder)
+            if self._watch is not None:
+                pipeline.pipeline.connect("deep-element-added", self._watch.element_added)
             check = _StreamCheck(_media_kind(self.format), self.format)
             for element in pipeline.get_by_cls(_gi.Gst().Bin):
                 factory = element.get_factory()
@@ -416,14 +483,17 @@ class Reader(Lifecycle):
             copy=self._copy,
             check=None,
         )
+        self._puller.keep_segment = self._decodes_file
 
     # -- errors --------------------------------------------------------------------------
 
     def _explain(self, exc: PipelineError) -> PipelineError:
         """Add a hint to errors whose GStreamer text does not say what to do."""
+        text = f"{exc.message} {exc.debug or ''}"
+        if self._decodes_file and not isinstance(exc, InvalidMediaError) and is_invalid_media(exc):
+            exc = as_invalid_media(exc, os.fspath(self.source))
         if exc.hint is not None:
             return exc
-        text = f"{exc.message} {exc.debug or ''}"
         if "Could not determine type of stream" in text or "no suitable plugins found" in text:
             exc.hint = _GARBAGE_HINT
         elif "missing a plug-in" in text or "missing-plugin" in text:
@@ -479,6 +549,25 @@ class Reader(Lifecycle):
         ClosedError
             The reader was closed.
         """
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            return pending
+        target, self._target = self._target, None
+        frame = self._pull(timeout)
+        if target is None:
+            return frame
+        # After a seek: the last frame whose time is <= target (one frame of look-ahead;
+        # the seek started at the keyframe before it).
+        while frame is not None and frame.pts is not None and frame.pts <= target:
+            after = self._pull(timeout)
+            if after is None or after.pts is None or after.pts > target:
+                self._pending = after
+                return frame
+            frame = after
+        return frame
+
+    def _pull(self, timeout: Optional[float]) -> Optional[Frame]:
         if self._state is State.CLOSED:
             raise ClosedError("Reader is closed")
         if self._errors.error is not None:
@@ -516,10 +605,107 @@ class Reader(Lifecycle):
 
     def _deliver(self, frame: Frame) -> Frame:
         self._frames += 1
-        if self._puller is not None and self._puller.layout is not self._layout:
-            self._layout = self._puller.layout
+        puller = self._puller
+        if puller is not None and puller.layout is not self._layout:
+            self._layout = puller.layout
         self._caps = frame.caps
+        watch = self._watch
+        if watch is not None and puller is not None:
+            segment, base = puller.segment, watch.base
+            pts = stream_time(segment, frame.pts)
+            dts = stream_time(segment, frame.dts)
+            frame = dataclasses.replace(
+                frame,
+                pts=None if pts is None else pts - base,
+                dts=None if dts is None else dts - base,
+                keyframe=watch.is_key(frame.pts) if self._video else frame.keyframe,
+            )
         return frame
+
+    # -- seeking -------------------------------------------------------------------------
+
+    def _wait_prerolled(self) -> None:
+        Gst = _gi.Gst()
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.pipeline is None:
+            raise ClosedError("Reader is closed")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            ret, _, _ = pipeline.pipeline.get_state(int(_SLICE * Gst.SECOND))
+            if pipeline.error is not None:
+                with contextlib.suppress(PipelineError):
+                    pipeline.raise_for_error()
+                raise self._fail(pipeline.error)
+            if ret in (Gst.StateChangeReturn.SUCCESS, Gst.StateChangeReturn.NO_PREROLL):
+                return
+            if ret == Gst.StateChangeReturn.FAILURE:
+                raise PipelineError(f"the pipeline failed to start: {self.description!r}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the pipeline did not start within {self.timeout} s")
+
+    def seek(self, t: float, *, exact: bool = True) -> None:
+        """Continue reading from time ``t`` (seconds).
+
+        Parameters
+        ----------
+        t : float
+            The time in the stream (as ``Frame.pts`` gives it, in seconds).
+        exact : bool
+            True: the next frame is the one displayed at ``t`` (the last frame whose time
+            is at or below ``t``, within 1 µs), decoded from the keyframe before it.
+            False: the next frame is the keyframe at or before ``t`` (fast, no decoding
+            of the frames in between).
+
+        Raises
+        ------
+        NotSeekableError
+            The source is a pipeline, a live stream or a pipe, which cannot seek.
+        ClosedError
+            The reader was closed or reached the end of the stream.
+        """
+        if self._state is State.CLOSED:
+            raise ClosedError("Reader is closed")
+        if self._errors.error is not None:
+            raise self._errors.error
+        if not self._decodes_file:
+            raise NotSeekableError(
+                f"a Reader over a pipeline cannot seek ({self.description!r}); open a file "
+                "or URI instead"
+            )
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.pipeline is None:
+            raise ClosedError(
+                "the Reader reached the end of the stream and stopped; open a new Reader "
+                "(or use gstreamer.VideoFile for random access)"
+            )
+        Gst = _gi.Gst()
+        target = _seconds_to_ns(t, "t")
+        self._wait_prerolled()
+        # tsdemux answers "not seekable" to the query yet seeks in local files: only
+        # other sources are refused on the query's word.
+        query = Gst.Query.new_seeking(Gst.Format.TIME)
+        answered = pipeline.pipeline.query(query)
+        if not self._local_file and (not answered or not query.parse_seeking()[1]):
+            raise NotSeekableError(f"the source cannot seek: {self.description!r}")
+        watch = self._watch
+        base = watch.base if watch is not None else 0
+        # Always from the keyframe at or before t: an ACCURATE seek would make the decoder
+        # clip the frame displayed at t and rewrite its timestamp to t. The frames before
+        # t are dropped in read().
+        flags = Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT | Gst.SeekFlags.SNAP_BEFORE
+        stop_type, stop = Gst.SeekType.NONE, -1
+        if self._end_ns is not None:
+            stop_type, stop = Gst.SeekType.SET, self._end_ns + base
+        position = target + base + (_TOLERANCE if exact else 0)
+        self._pending = None
+        self._target = None
+        if not pipeline.pipeline.seek(
+            1.0, Gst.Format.TIME, flags, Gst.SeekType.SET, position, stop_type, stop
+        ):
+            raise NotSeekableError(f"the source refused to seek to {t} s: {self.description!r}")
+        self._ended = False
+        if exact:
+            self._target = target + _TOLERANCE
 
     def __iter__(self) -> Reader:
         return self

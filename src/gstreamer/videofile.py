@@ -1,0 +1,471 @@
+"""``VideoFile``: frame-exact random access to one video stream of a local file.
+
+::
+
+    with gstreamer.VideoFile("clip.mp4") as vf:
+        len(vf)                      # exact frame count
+        vf[10].data                  # the 11th frame (a Frame), vf[-1] the last
+        vf.get_batch([5, 3, 3, 90])  # (4, H, W, 3) array, in the order asked
+        vf.frames_at([0.5, 1.0])     # the frames displayed at those times
+
+How: a demux-only pass lists every frame's timestamp and sync flag
+(:mod:`gstreamer.index`, cached per file). A request is served by seeking to the keyframe at
+or before the wanted frame and decoding forward; a decoded frame is recognised by comparing
+its timestamp with the index (never by counting, never by a time seek that could land one
+frame off). Frames before the wanted one are dropped before colour conversion. Wanted frames
+close together are decoded in one pass, and the pipeline stays open, so a request for a
+frame a little ahead of the last one continues decoding instead of seeking.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+import numpy as np
+
+from . import _gi
+from .appsink import AppSinkPuller
+from .errors import (
+    CapsError,
+    ClosedError,
+    GstError,
+    NotSeekableError,
+    PipelineError,
+    TimeoutError,
+)
+from .frame import Frame
+from .index import FrameIndex, frame_index
+from .pipeline import GstPipeline, quote
+from .reader import _AUTO_ROTATE, _URI_RE, _check_rotate, _cores, _media_kind, _tune_decoder
+
+if TYPE_CHECKING:
+    from .probe import MediaInfo
+
+__all__ = ["VideoFile"]
+
+log = logging.getLogger("gstreamer.videofile")
+
+# Continue decoding instead of seeking when the wanted frame's keyframe is at most this many
+# frames past the current position (a flushing seek costs about as much as decoding these).
+_SEEK_COST = 12
+_SLICE = 0.05
+
+Index = Union[int, np.integer]
+
+
+def _shutdown_quietly(pipeline: GstPipeline) -> None:
+    try:
+        pipeline.shutdown(timeout=5.0, eos=False, raise_errors=False)
+    except GstError:  # pragma: no cover - best effort at garbage collection
+        log.debug("shutdown of an abandoned VideoFile failed", exc_info=True)
+
+
+def _path_of(source: Union[str, os.PathLike[str]]) -> str:
+    if isinstance(source, os.PathLike):
+        return os.fspath(source)
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a file path, not {source!r}")
+    if _URI_RE.match(source.strip()):
+        if source.lower().startswith("file://"):
+            Gst = _gi.Gst()
+            name = Gst.uri_get_location(source) if Gst.uri_is_valid(source) else None
+            if name:
+                return str(name)
+        raise NotSeekableError(
+            f"VideoFile needs a local file, not {source!r}; download it first, or read it in "
+            "order with gstreamer.Reader"
+        )
+    return source
+
+
+class VideoFile:
+    """A random-access view of the first video stream of a local file.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A local file (or a ``file://`` URI).
+    format : str
+        A raw video format whose frames are one array (``"RGB"``, ``"BGR"``, ``"RGBA"``,
+        ``"GRAY8"``, ...).
+    width, height : int, optional
+        Scale frames to this size.
+    rotate : {"auto", None}
+        ``"auto"`` turns frames upright according to the stream's rotation tag; None keeps
+        the stored orientation.
+    timeout : float
+        Seconds a blocking step may take (indexing, a decode) before
+        :class:`~gstreamer.TimeoutError`.
+
+    Raises
+    ------
+    SourceNotFoundError
+        No such file.
+    NotSeekableError
+        A pipe, device, socket, or a non-file URI.
+    InvalidMediaError
+        Not a media file, corrupt, or without a video stream.
+
+    Notes
+    -----
+    Indices are presentation order (the order frames are shown); ``len(vf)`` is what
+    ``ffprobe -count_frames`` reports. Times are seconds of stream time (an MP4's edit list
+    applied; MPEG-TS relative to its first frame). A VideoFile is not thread-safe; calls
+    from several threads are serialised.
+    """
+
+    def __init__(
+        self,
+        source: Union[str, os.PathLike[str]],
+        format: str = "RGB",
+        width: Optional[int] = None,
+        height: Optional[int] = None,
+        rotate: Optional[str] = "auto",
+        *,
+        timeout: float = 10.0,
+    ) -> None:
+        if _media_kind(format) != "video":
+            raise CapsError(f"VideoFile reads video; {format!r} is an audio format")
+        _check_rotate(rotate)
+        self.format = format
+        self.timeout = float(timeout)
+        self._path = _path_of(source)
+        self._index: FrameIndex = frame_index(self._path, timeout=max(30.0, self.timeout))
+        self._index_path = self._index.path
+        caps = f"video/x-raw,format={format}"
+        if width is not None:
+            caps += f",width={int(width)}"
+        if height is not None:
+            caps += f",height={int(height)}"
+        n = _cores()
+        parts = [
+            f"filesrc location={quote(self._index_path)} ! decodebin name=dec",
+            "video/x-raw(ANY)",
+            "identity name=gate silent=true",
+        ]
+        if rotate == "auto":
+            parts.append(_AUTO_ROTATE)
+        parts.append(f"videoconvert n-threads={n}")
+        if width is not None or height is not None:
+            parts.append(f"videoscale n-threads={n}")
+        parts += [caps, "appsink name=sink sync=false enable-last-sample=false"]
+        self.description = " ! ".join(parts)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._pipeline: Optional[GstPipeline] = None
+        self._puller: Optional[AppSinkPuller] = None
+        self._finalizer: Optional[weakref.finalize[Any, Any]] = None
+        self._pos = -1  # index of the last frame pulled since the last seek (-1: none)
+        self._eos = False
+        self._gate_pts = -1  # decoded frames with an earlier buffer timestamp are dropped
+        self._shape: Optional[tuple[int, ...]] = None
+        self._dtype: Any = None
+        self._info: Optional[MediaInfo] = None
+
+    # -- facts from the index ------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @property
+    def path(self) -> str:
+        return self._index_path
+
+    @property
+    def pts(self) -> np.ndarray:
+        """Presentation times of every frame, float64 seconds, in index order."""
+        return self._index.times
+
+    @property
+    def keyframes(self) -> np.ndarray:
+        """Indices of the keyframes (sync frames), int64."""
+        return self._index.keyframes.copy()
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first frame's time to the end of the last frame."""
+        return (self._index.end_ns - int(self._index.time_ns[0])) / 1e9
+
+    @property
+    def info(self) -> MediaInfo:
+        """The file's :class:`~gstreamer.MediaInfo` (from :func:`gstreamer.probe`)."""
+        if self._info is None:
+            from .probe import probe
+
+            self._info = probe(self._index_path)
+        return self._info
+
+    # -- access --------------------------------------------------------------------------
+
+    def _normalise(self, i: Index) -> int:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"frame indices are integers, not {i!r}")
+        n = len(self._index)
+        j = int(i)
+        if j < 0:
+            j += n
+        if not 0 <= j < n:
+            raise IndexError(f"frame index {int(i)} out of range for {n} frames")
+        return j
+
+    def __getitem__(self, key: Union[Index, slice]) -> Any:
+        """``vf[i]`` is a :class:`Frame`; ``vf[a:b:s]`` an array of frames."""
+        if isinstance(key, slice):
+            return self.get_batch(range(*key.indices(len(self._index))))
+        i = self._normalise(key)
+        data = self._decode([i])[i]
+        ns = int(self._index.time_ns[i])
+        nxt = int(self._index.time_ns[i + 1]) if i + 1 < len(self._index) else self._index.end_ns
+        return Frame(
+            data=data,
+            pts=ns,
+            duration=nxt - ns,
+            offset=i,
+            keyframe=bool(np.isin(i, self._index.keyframes)),
+            caps=self._caps_str,
+        )
+
+    def __iter__(self) -> Any:
+        for i in range(len(self._index)):
+            yield self[i]
+
+    def get_batch(self, indices: Iterable[Index]) -> np.ndarray:
+        """The frames at ``indices`` as one contiguous ``(N, H, W[, C])`` array.
+
+        Any order, repeats and negative indices are allowed; the result follows the order
+        asked.
+
+        Raises
+        ------
+        IndexError
+            An index is out of range (nothing is decoded then).
+        """
+        wanted = [self._normalise(i) for i in indices]
+        if not wanted:
+            shape = self._frame_shape()
+            return np.empty((0, *shape), dtype=self._dtype)
+        frames = self._decode(sorted(set(wanted)))
+        first = frames[wanted[0]]
+        out = np.empty((len(wanted), *first.shape), dtype=first.dtype)
+        for k, i in enumerate(wanted):
+            out[k] = frames[i]
+        return out
+
+    def index_at(self, t: float) -> int:
+        """The index of the frame displayed at ``t`` seconds (the last one whose time is
+        at or before ``t``, within 1 µs).
+
+        Raises
+        ------
+        IndexError
+            ``t`` is before the first frame or at/after the end of the last one.
+        """
+        ns = float(t) * 1e9
+        index = self._index
+        if not ns + 1000 >= index.time_ns[0] or ns >= index.end_ns:
+            raise IndexError(
+                f"time {t} s is outside the video ({index.time_ns[0] / 1e9} s to "
+                f"{index.end_ns / 1e9} s)"
+            )
+        return int(np.searchsorted(index.time_ns, ns + 1000, side="right")) - 1
+
+    def frames_at(self, times: Iterable[float]) -> np.ndarray:
+        """The frames displayed at ``times`` (seconds), as one ``(N, H, W[, C])`` array."""
+        return self.get_batch([self.index_at(t) for t in times])
+
+    # -- decoding ------------------------------------------------------------------------
+
+    @property
+    def _caps_str(self) -> str:
+        puller = self._puller
+        return puller._caps_str or "" if puller is not None else ""
+
+    def _frame_shape(self) -> tuple[int, ...]:
+        if self._shape is None:
+            self._decode([0])
+        assert self._shape is not None
+        return self._shape
+
+    def _start(self) -> None:
+        GstApp = _gi.GstApp()
+        pipeline = GstPipeline(self.description)
+
+        def configure() -> None:
+            pipeline.pipeline.connect("deep-element-added", _tune_decoder)
+            gate = pipeline.get_by_name("gate")
+            Gst = _gi.Gst()
+            gate.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._gate)
+            sink = pipeline.get_by_cls(GstApp.AppSink)[0]
+            self._puller = AppSinkPuller(sink, max_buffers=2, copy=False)
+
+        pipeline._on_pipeline_init = configure  # type: ignore[method-assign]
+        try:
+            pipeline.startup()
+        finally:
+            del pipeline._on_pipeline_init
+        self._pipeline = pipeline
+        self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
+        self._pos, self._eos = -1, False
+        self._wait_started()
+
+    def _gate(self, pad: Any, info: Any) -> Any:
+        """Streaming-thread probe: drop frames before the wanted one (no conversion)."""
+        Gst = _gi.Gst()
+        pts = info.get_buffer().pts
+        if pts != Gst.CLOCK_TIME_NONE and pts < self._gate_pts:
+            return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.OK
+
+    def _wait_started(self) -> None:
+        Gst = _gi.Gst()
+        pipeline = self._pipeline
+        assert pipeline is not None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            ret, _, _ = pipeline.pipeline.get_state(int(_SLICE * Gst.SECOND))
+            self._check_error()
+            if ret == Gst.StateChangeReturn.SUCCESS:
+                return
+            if ret == Gst.StateChangeReturn.FAILURE:
+                raise PipelineError(f"the pipeline failed to start: {self.description!r}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the pipeline did not start within {self.timeout} s")
+
+    def _check_error(self) -> None:
+        pipeline = self._pipeline
+        if pipeline is not None and pipeline.error is not None:
+            error = pipeline.error
+            with contextlib.suppress(PipelineError):
+                pipeline.raise_for_error()
+            self._stop()
+            raise error
+
+    def _seek(self, index: int, back: int = 0) -> None:
+        """Flushing seek to the keyframe of frame ``index`` (``back`` keyframes earlier)."""
+        Gst = _gi.Gst()
+        pipeline = self._pipeline
+        assert pipeline is not None
+        ix = self._index
+        k = max(0, int(np.searchsorted(ix.keyframes, ix.keyframe_before(index))) - back)
+        key = int(ix.keyframes[k]) if ix.keyframes.size else 0
+        position = 0 if key == 0 else int(ix.time_ns[key]) + ix.offset_ns + 1000
+        flags = Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT | Gst.SeekFlags.SNAP_BEFORE
+        if not pipeline.pipeline.seek_simple(Gst.Format.TIME, flags, position):
+            raise NotSeekableError(f"{self._index_path!r}: the demuxer refused to seek")
+        self._pos, self._eos = -1, False
+
+    def _pull(self) -> Optional[tuple[int, np.ndarray]]:
+        """The next decoded frame that passed the gate: (index, array), None at EOS."""
+        puller = self._puller
+        assert puller is not None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            self._check_error()
+            frame = puller.pull(_SLICE)
+            if frame is not None:
+                data = frame.data
+                if not isinstance(data, np.ndarray):
+                    raise CapsError(
+                        f"format {self.format!r} gives planes, not one array; use a packed "
+                        "format such as 'RGB', 'BGR', 'RGBA' or 'GRAY8'"
+                    )
+                pos = self._index.position(frame.pts) if frame.pts is not None else None
+                if pos is None:
+                    raise PipelineError(
+                        f"{self._index_path!r}: a decoded frame has a timestamp ({frame.pts}) "
+                        "that the index does not list"
+                    )
+                if self._shape is None:
+                    self._shape, self._dtype = tuple(data.shape), data.dtype
+                return pos, data
+            if puller.is_eos:
+                self._eos = True
+                return None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no frame decoded within {self.timeout} s")
+
+    def _decode(self, wanted: Sequence[int]) -> dict[int, np.ndarray]:
+        """Decode the ascending, unique ``wanted`` indices; copies keyed by index."""
+        with self._lock:
+            if self._closed:
+                raise ClosedError("VideoFile is closed")
+            out: dict[int, np.ndarray] = {}
+            wanted_set = set(wanted)
+            if self._puller is None or self._pipeline is None:
+                self._gate_pts = -1  # let the first frames through, so the pipeline prerolls
+                self._start()
+            ix = self._index
+            for j in wanted:
+                if j in out:
+                    continue
+                self._gate_pts = int(ix.buffer_pts[j])
+                ahead = j > self._pos and not self._eos
+                if not (ahead and ix.keyframe_before(j) - self._pos <= _SEEK_COST):
+                    self._seek(j)
+                back = 0
+                while True:
+                    got = self._pull()
+                    if got is None or got[0] > j:
+                        # EOS before j, or the demuxer started after j (an imprecise index):
+                        # start from an earlier keyframe
+                        back += 1
+                        if back > 3:
+                            raise PipelineError(
+                                f"{self._index_path!r}: frame {j} was not decoded (the "
+                                "demuxer did not seek where the index says)"
+                            )
+                        self._seek(j, back=back if back < 3 else len(ix.keyframes))
+                        continue
+                    pos, data = got
+                    self._pos = pos
+                    if pos in wanted_set and pos not in out:
+                        out[pos] = data.copy()
+                    if pos == j:
+                        break
+            return out
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _stop(self) -> None:
+        pipeline, self._pipeline = self._pipeline, None
+        self._puller = None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if pipeline is not None:
+            pipeline.shutdown(timeout=self.timeout, eos=False, raise_errors=False)
+
+    def close(self) -> None:
+        """Stop the decoding pipeline; idempotent. Later frame requests raise ClosedError."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._stop()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> VideoFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<VideoFile {state} {self._index_path!r} frames={len(self._index)}>"
