@@ -20,9 +20,11 @@ from .errors import (
     ClosedError,
     GstError,
     GstNotAvailableError,
+    InvalidMediaError,
     LifecycleError,
     MissingElementError,
     NegotiationError,
+    NotSeekableError,
     ParseError,
     PipelineError,
     SourceNotFoundError,
@@ -33,12 +35,16 @@ from .errors import (
 from .frame import Frame, GstBuffer
 from .mux import MuxWriter
 from .pipeline import GstPipeline
+from .probe import AudioInfo, MediaInfo, StreamInfo, VideoInfo, probe
 from .reader import Reader, read_frames
+from .thumbnails import thumbnails
+from .videofile import VideoFile
 from .writer import AudioWriter, Writer, write_audio, write_frames
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AudioInfo",
     "AudioWriter",
     "BufferError",
     "CapsError",
@@ -51,25 +57,33 @@ __all__ = [
     "GstPipeline",
     "GstVideoSink",
     "GstVideoSource",
+    "InvalidMediaError",
     "LeakyQueue",
     "LifecycleError",
+    "MediaInfo",
     "MissingElementError",
     "MuxWriter",
     "NegotiationError",
+    "NotSeekableError",
     "ParseError",
     "PipelineError",
     "Reader",
     "SourceNotFoundError",
     "State",
     "StateChangeError",
+    "StreamInfo",
     "TargetDirectoryError",
     "TimeoutError",
+    "VideoFile",
+    "VideoInfo",
     "Writer",
     "__version__",
     "audio_caps",
     "buffer_to_ndarray",
     "ndarray_to_buffer",
+    "probe",
     "read_frames",
+    "thumbnails",
     "video_caps",
     "write_audio",
     "write_frames",

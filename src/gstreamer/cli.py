@@ -674,6 +674,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    """What a media file holds, without decoding (see :func:`gstreamer.probe`)."""
+    from .probe import describe, probe
+
+    info = probe(args.source)
+    if args.json:
+        import json
+
+        print(json.dumps(info.to_dict(), indent=2))
+    else:
+        print(describe(info))
+    return 0
+
+
 # -- parser and main -----------------------------------------------------------------------
 
 
@@ -800,6 +814,14 @@ def build_parser() -> argparse.ArgumentParser:
         "installed and the Debian package for each missing one. Exit 0 when the core works.",
     )
     doctor.set_defaults(func=cmd_doctor)
+
+    probe = sub.add_parser(
+        "probe",
+        help="streams, codecs, duration and frame count of a file or URI (decodes nothing)",
+    )
+    probe.add_argument("source", help="a media file or a URI")
+    probe.add_argument("--json", action="store_true", help="print JSON")
+    probe.set_defaults(func=cmd_probe)
     return parser
 
 

@@ -145,6 +145,8 @@ class VideoFile:
             caps += f",width={int(width)}"
         if height is not None:
             caps += f",height={int(height)}"
+        if width is not None or height is not None:
+            caps += ",pixel-aspect-ratio=1/1"  # one size given: keep the aspect ratio
         n = _cores()
         parts = [
             f"filesrc location={quote(self._index_path)} ! decodebin name=dec",

@@ -1,0 +1,231 @@
+"""``thumbnails``: a few frames spread over a video, decoding keyframes only.
+
+::
+
+    for frame in gstreamer.thumbnails("movie.mp4", n=10, width=320):
+        frame.data, frame.time               # (180, 320, 3) RGB, the keyframe's time
+
+For each time, one key-unit seek with ``TRICKMODE_KEY_UNITS`` lands on the keyframe at or
+before it; the demuxer sends that keyframe alone (the seek's stop is the asked time), so the
+decoder decodes one frame and drains. Nothing between keyframes is decoded, which is what
+makes this fast on long files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterable
+from typing import Optional, Union
+
+import numpy as np
+
+from . import _gi
+from ._timeline import DecoderWatch, as_invalid_media, is_invalid_media, stream_time
+from .appsink import AppSinkPuller
+from .errors import CapsError, InvalidMediaError, NotSeekableError, PipelineError, TimeoutError
+from .frame import Frame
+from .pipeline import GstPipeline, quote
+from .reader import _AUTO_ROTATE, _check_rotate, _classify, _media_kind
+
+__all__ = ["thumbnails"]
+
+_SLICE = 0.05
+
+
+def thumbnails(
+    source: Union[str, os.PathLike[str]],
+    n: int = 10,
+    *,
+    times: Optional[Iterable[float]] = None,
+    width: Optional[int] = None,
+    height: Optional[int] = None,
+    format: str = "RGB",
+    rotate: Optional[str] = "auto",
+    timeout: float = 10.0,
+) -> list[Frame]:
+    """Keyframes at ``n`` evenly spaced times, or at ``times``.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A file or a URI that can seek.
+    n : int
+        How many; the times are the middles of ``n`` equal parts of the duration.
+    times : iterable of float, optional
+        The times (seconds) instead; each gives the keyframe at or before it.
+    width, height : int, optional
+        Scale to this size; with only one given, the other keeps the aspect ratio.
+    format : str
+        A packed raw video format (``"RGB"``, ``"BGR"``, ``"GRAY8"``, ...).
+    rotate : {"auto", None}
+        Turn frames upright from the rotation tag (default), or keep them as stored.
+    timeout : float
+        Seconds each step may take.
+
+    Returns
+    -------
+    list of Frame
+        Owned arrays; ``Frame.pts`` is the time of the keyframe shown (ns), which can be
+        earlier than the time asked.
+
+    Raises
+    ------
+    NotSeekableError
+        The source cannot seek (a pipe, a live stream).
+    InvalidMediaError
+        Not a media file, or no video stream.
+    """
+    if _media_kind(format) != "video":
+        raise CapsError(f"thumbnails are video; {format!r} is an audio format")
+    _check_rotate(rotate)
+    where, value = _classify(source)
+    if where not in ("file", "uri"):
+        raise NotSeekableError(f"thumbnails need a file or a URI that can seek, not {value!r}")
+    if where == "file":
+        head = f"filesrc location={quote(value)} ! decodebin"
+    else:
+        head = f"uridecodebin uri={quote(value)}"
+    caps = f"video/x-raw,format={format}"
+    if width is not None:
+        caps += f",width={int(width)}"
+    if height is not None:
+        caps += f",height={int(height)}"
+    parts = [head, "video/x-raw(ANY)"]
+    if rotate == "auto":
+        parts.append(_AUTO_ROTATE)
+    parts.append("videoconvert")
+    if width is not None or height is not None:
+        parts.append("videoscale")
+        caps += ",pixel-aspect-ratio=1/1"
+    parts += [caps, "appsink name=sink sync=false enable-last-sample=false"]
+    watch = DecoderWatch()
+    pipeline = GstPipeline(" ! ".join(parts))
+    puller: Optional[AppSinkPuller] = None
+
+    def configure() -> None:
+        nonlocal puller
+        pipeline.pipeline.connect("deep-element-added", watch.element_added)
+        GstApp = _gi.GstApp()
+        sink = pipeline.get_by_cls(GstApp.AppSink)[0]
+        puller = AppSinkPuller(sink, max_buffers=2, copy=True)
+        puller.keep_segment = True
+
+    pipeline._on_pipeline_init = configure  # type: ignore[method-assign]
+    try:
+        try:
+            pipeline.startup()
+            _wait_prerolled(pipeline, timeout)
+            assert puller is not None
+            wanted = _times(pipeline, value, n) if times is None else [float(t) for t in times]
+            return [_keyframe_at(pipeline, puller, watch, t, timeout) for t in wanted]
+        finally:
+            del pipeline._on_pipeline_init
+            pipeline.shutdown(eos=False, raise_errors=False)
+    except PipelineError as exc:
+        if isinstance(exc, InvalidMediaError) or not is_invalid_media(exc):
+            raise
+        raise as_invalid_media(exc, value) from None
+
+
+def _wait_prerolled(pipeline: GstPipeline, timeout: float) -> None:
+    Gst = _gi.Gst()
+    deadline = time.monotonic() + timeout
+    while True:
+        ret, _, _ = pipeline.pipeline.get_state(int(_SLICE * Gst.SECOND))
+        pipeline.raise_for_error()
+        if ret == Gst.StateChangeReturn.SUCCESS:
+            return
+        if ret == Gst.StateChangeReturn.NO_PREROLL:
+            raise NotSeekableError("the source is live; thumbnails need a file that can seek")
+        if ret == Gst.StateChangeReturn.FAILURE or time.monotonic() > deadline:
+            pipeline.raise_for_error()
+            raise TimeoutError(f"the pipeline did not start within {timeout} s")
+
+
+def _times(pipeline: GstPipeline, source: str, n: int) -> list[float]:
+    if n < 0:
+        raise ValueError(f"n must be >= 0, not {n}")
+    Gst = _gi.Gst()
+    ok, duration = pipeline.pipeline.query_duration(Gst.Format.TIME)
+    seconds = duration / 1e9 if ok and duration > 0 else None
+    if seconds is None:
+        from .probe import probe
+
+        seconds = probe(source).duration
+    if seconds is None:
+        raise NotSeekableError("the duration is unknown; pass times=[...]")
+    return [seconds * (k + 0.5) / n for k in range(n)]
+
+
+def _keyframe_at(
+    pipeline: GstPipeline, puller: AppSinkPuller, watch: DecoderWatch, t: float, timeout: float
+) -> Frame:
+    if not t >= 0:
+        raise ValueError(f"times must be >= 0 seconds, not {t!r}")
+    target = round(t * 1e9)
+    # A demuxer can snap to the keyframe *after* t: qtdemux looks samples up by decode time,
+    # and with B-frames the next keyframe can be decoded before t. Then seek again earlier.
+    back = 0
+    while True:
+        start = max(0, target - back)
+        frame = _last_keyframe(pipeline, puller, watch, start, target, timeout)
+        if frame is not None:
+            return frame
+        if start == 0:
+            raise InvalidMediaError(f"no keyframe at or before {t} s", filename=None)
+        back = max(2 * back, 500_000_000)
+
+
+def _last_keyframe(
+    pipeline: GstPipeline,
+    puller: AppSinkPuller,
+    watch: DecoderWatch,
+    start: int,
+    target: int,
+    timeout: float,
+) -> Optional[Frame]:
+    """Seek to the keyframe at or before ``start`` with stop just after ``target``; the
+    last keyframe decoded at or before ``target``, or None when there was none."""
+    Gst = _gi.Gst()
+    flags = (
+        Gst.SeekFlags.FLUSH
+        | Gst.SeekFlags.KEY_UNIT
+        | Gst.SeekFlags.SNAP_BEFORE
+        | Gst.SeekFlags.TRICKMODE
+        | Gst.SeekFlags.TRICKMODE_KEY_UNITS
+    )
+    if not pipeline.pipeline.seek(
+        1.0,
+        Gst.Format.TIME,
+        flags,
+        Gst.SeekType.SET,
+        start + watch.base,
+        Gst.SeekType.SET,
+        target + watch.base + 1_000_000,
+    ):
+        raise NotSeekableError(f"the source refused to seek to {target / 1e9} s")
+    deadline = time.monotonic() + timeout
+    best: Optional[Frame] = None
+    while True:
+        pipeline.raise_for_error()
+        frame = puller.pull(_SLICE)
+        if frame is not None:
+            # Demuxers that ignore TRICKMODE_KEY_UNITS (matroskademux) or seek imprecisely
+            # (tsdemux) send the frames in between too: keep the last keyframe <= target.
+            key = watch.is_key(frame.pts)
+            pts = stream_time(puller.segment, frame.pts)
+            if key and pts is not None and pts - watch.base <= target + 1000:
+                best = dataclasses.replace(
+                    frame, pts=pts - watch.base, dts=None, duration=None, keyframe=True
+                )
+            continue  # to EOS, so the next seek starts clean
+        if puller.is_eos:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no keyframe decoded within {timeout} s for t={target / 1e9}")
+    first = best
+    if first is not None and not isinstance(first.data, np.ndarray):
+        raise CapsError(f"format {first.caps!r} gives planes; use a packed format such as RGB")
+    return first
