@@ -27,6 +27,8 @@ __all__ = [
     "is_decoder",
     "is_invalid_media",
     "is_ts_demuxer",
+    "StallCheck",
+    "stalled_demuxer",
     "stream_time",
 ]
 
@@ -145,6 +147,7 @@ _INVALID_MEDIA_TEXT = (
     "corrupt",
     "No valid frames",
     "contains no playable streams",
+    "appears to be a text file",
 )
 
 _INVALID_MEDIA_HINT = (
@@ -169,4 +172,63 @@ def as_invalid_media(exc: PipelineError, filename: Optional[str]) -> InvalidMedi
         domain=exc.domain,
         code=exc.code,
         hint=exc.hint or _INVALID_MEDIA_HINT,
+    )
+
+
+def stalled_demuxer(bin: Any) -> Optional[str]:
+    """The name of a demuxer inside ``bin`` whose reading task has stopped, if any.
+
+    parsebin and decodebin drop an error that a demuxer posts while they are still bringing
+    it up (it is "filtered" in case another demuxer is tried), so a truncated MP4 can leave
+    the pipeline waiting forever with no error. A pull-mode demuxer whose task is no longer
+    running, before any stream was exposed, has given up: the caller reports invalid media.
+    """
+    from .pipeline import iterate
+
+    Gst = _gi.Gst()
+    for element in iterate(bin.iterate_recurse()):
+        factory = element.get_factory()
+        klass = (factory.get_metadata("klass") or "") if factory is not None else ""
+        if "Demux" not in klass:
+            continue
+        pad = element.get_static_pad("sink")
+        if pad is None or pad.mode != Gst.PadMode.PULL:
+            continue
+        if pad.get_task_state() != Gst.TaskState.STARTED:
+            return str(element.get_name())
+    return None
+
+
+class StallCheck:
+    """Raises :class:`InvalidMediaError` once a demuxer is seen stalled twice, 0.1 s apart
+    (one sighting could be the moment between pad activation and task start)."""
+
+    def __init__(self, filename: Optional[str]) -> None:
+        self.filename = filename
+        self._seen: Optional[float] = None
+        self._last = 0.0
+
+    def check(self, bin: Any) -> None:
+        import time
+
+        now = time.monotonic()
+        if bin is None or now - self._last < 0.05:
+            return
+        self._last = now
+        name = stalled_demuxer(bin)
+        if name is None:
+            self._seen = None
+        elif self._seen is None:
+            self._seen = now
+        elif now - self._seen >= 0.1:
+            raise stalled_error(name, self.filename)
+
+
+def stalled_error(name: str, filename: Optional[str]) -> InvalidMediaError:
+    return InvalidMediaError(
+        "the demuxer stopped before finding a stream: the file is corrupt, truncated or not "
+        "a media file",
+        filename=filename,
+        element=name,
+        hint=_INVALID_MEDIA_HINT,
     )

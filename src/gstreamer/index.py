@@ -21,7 +21,13 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _gi
-from ._timeline import as_invalid_media, is_invalid_media, is_ts_demuxer, stream_time
+from ._timeline import (
+    StallCheck,
+    as_invalid_media,
+    is_invalid_media,
+    is_ts_demuxer,
+    stream_time,
+)
 from .errors import InvalidMediaError, NotSeekableError, PipelineError, TimeoutError
 from .pipeline import GstPipeline, quote
 
@@ -231,10 +237,13 @@ def _scan(path: str, timeout: float) -> FrameIndex:
         try:
             pipeline.startup()
             deadline = time.monotonic() + timeout
+            stall = StallCheck(path)
             while not pipeline.is_done:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"indexing {path!r} took more than {timeout} s")
                 pipeline._end_stream_event.wait(0.05)
+                if not scan.pts and scan.video_pad is None and not pipeline.is_done:
+                    stall.check(pipeline.pipeline)
             pipeline.raise_for_error()
         finally:
             del pipeline._on_pipeline_init

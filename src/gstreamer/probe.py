@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Any, BinaryIO, Optional, Union
 
 from . import _gi
-from ._timeline import as_invalid_media, is_decoder, is_invalid_media
+from ._timeline import StallCheck, as_invalid_media, is_decoder, is_invalid_media
 from .errors import GstError, InvalidMediaError, PipelineError, TimeoutError, from_gerror
 from .index import ORIENTATIONS
 from .pipeline import iterate, parse_launch, quote
@@ -568,6 +568,7 @@ def _wait_paused(pipeline: Any, state: _Probe, timeout: float, source: str) -> b
     wanted |= Gst.MessageType.STREAM_COLLECTION
     streams: Optional[int] = None
     prerolled_at: Optional[float] = None
+    stall = StallCheck(source)
     while True:
         now = time.monotonic()
         if now > deadline:
@@ -583,6 +584,8 @@ def _wait_paused(pipeline: Any, state: _Probe, timeout: float, source: str) -> b
                 prerolled_at = time.monotonic()
         with state.lock:
             pads = len(state.pads)
+        if not pads:
+            stall.check(pipeline)
         caps_known = pads and all(p.get_current_caps() is not None for p in state.pads)
         if live and caps_known and (streams is None or pads >= streams):
             return True

@@ -38,7 +38,13 @@ import numpy as np
 
 from . import _gi
 from ._lifecycle import ErrorSlot, Lifecycle, State, weak_method
-from ._timeline import DecoderWatch, as_invalid_media, is_invalid_media, stream_time
+from ._timeline import (
+    DecoderWatch,
+    StallCheck,
+    as_invalid_media,
+    is_invalid_media,
+    stream_time,
+)
 from .appsink import AppSinkPuller
 from .caps import AUDIO_FORMATS, VIDEO_FORMATS, AudioLayout, Layout, VideoLayout, fps_str
 from .errors import (
@@ -423,9 +429,13 @@ class Reader(Lifecycle):
         self._watch: Optional[DecoderWatch] = DecoderWatch() if self._decodes_file else None
         self._video = _media_kind(format) == "video"
         self._end_ns: Optional[int] = None if end is None else _seconds_to_ns(end, "end")
-        self._target: Optional[int] = None  # stream time an exact seek must reach
+        self._target: Optional[int] = None  # stream time a seek must reach
+        self._exact = True  # the last seek asked for the frame at the target, not a keyframe
+        self._seek_from = 0  # stream time the last seek started from
         self._pending: Optional[Frame] = None  # read past while finding the seek target
         self._local_file = where == "file" or self.description.startswith('uridecodebin uri="file:')
+        # a demuxer that gave up without an error (see StallCheck): local files only
+        self._stall = StallCheck(os.fspath(source)) if self._local_file else None
         self._lock = threading.RLock()
         self._state = State.OPEN
         self._ended = False
@@ -557,6 +567,17 @@ class Reader(Lifecycle):
         frame = self._pull(timeout)
         if target is None:
             return frame
+        # A demuxer can snap to the keyframe *after* the target (qtdemux looks samples up by
+        # decode time; with B-frames the next keyframe can decode before it): start earlier.
+        back = 0
+        while frame is not None and frame.pts is not None and frame.pts > target:
+            if self._seek_from <= 0:
+                break
+            back = max(2 * back, 500_000_000)
+            self._seek_to(max(0, self._seek_from - back))
+            frame = self._pull(timeout)
+        if not self._exact:
+            return frame
         # After a seek: the last frame whose time is <= target (one frame of look-ahead;
         # the seek started at the keyframe before it).
         while frame is not None and frame.pts is not None and frame.pts <= target:
@@ -579,6 +600,7 @@ class Reader(Lifecycle):
             raise ClosedError("Reader is closed")
         limit = self.timeout if timeout is None else float(timeout)
         deadline = time.monotonic() + limit
+        stall = self._stall if self._frames == 0 else None
         while True:
             error = pipeline.error
             if error is not None:
@@ -594,9 +616,15 @@ class Reader(Lifecycle):
             if puller.is_eos:
                 if pipeline.error is None:
                     self._ended = True
-                    self._stop(raise_errors=False)
+                    if not self._decodes_file:  # a file's pipeline stays, for seek()
+                        self._stop(raise_errors=False)
                     return None
                 continue
+            if stall is not None and pipeline.pipeline is not None:
+                try:
+                    stall.check(pipeline.pipeline)
+                except InvalidMediaError as exc:
+                    raise self._fail(exc) from None
             if remaining <= 0:
                 raise TimeoutError(
                     f"no frame within {limit} s from {self.description!r}; the source may be "
@@ -639,7 +667,10 @@ class Reader(Lifecycle):
             if ret in (Gst.StateChangeReturn.SUCCESS, Gst.StateChangeReturn.NO_PREROLL):
                 return
             if ret == Gst.StateChangeReturn.FAILURE:
-                raise PipelineError(f"the pipeline failed to start: {self.description!r}")
+                raise InvalidMediaError(
+                    f"the pipeline failed to start: {self.description!r}",
+                    filename=os.fspath(self.source),
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the pipeline did not start within {self.timeout} s")
 
@@ -674,10 +705,7 @@ class Reader(Lifecycle):
             )
         pipeline = self._pipeline
         if pipeline is None or pipeline.pipeline is None:
-            raise ClosedError(
-                "the Reader reached the end of the stream and stopped; open a new Reader "
-                "(or use gstreamer.VideoFile for random access)"
-            )
+            raise ClosedError("Reader is closed")
         Gst = _gi.Gst()
         target = _seconds_to_ns(t, "t")
         self._wait_prerolled()
@@ -687,25 +715,41 @@ class Reader(Lifecycle):
         answered = pipeline.pipeline.query(query)
         if not self._local_file and (not answered or not query.parse_seeking()[1]):
             raise NotSeekableError(f"the source cannot seek: {self.description!r}")
+        self._pending = None
+        self._target = None
+        ok, duration = pipeline.pipeline.query_duration(Gst.Format.TIME)
+        if ok and 0 < duration <= target:
+            self._ended = True  # past the end: the next read() gives None
+            return
+        self._seek_to(target + _TOLERANCE)
+        self._exact = exact
+        self._target = target + _TOLERANCE
+
+    def _seek_to(self, position: int) -> None:
+        """Flushing key-unit seek to the keyframe at or before ``position`` (stream ns).
+
+        Always from a keyframe: an ACCURATE seek would make the decoder clip the frame
+        displayed at the target and rewrite its timestamp. read() drops the frames before
+        the target.
+        """
+        Gst = _gi.Gst()
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.pipeline is None:
+            raise ClosedError("Reader is closed")
         watch = self._watch
         base = watch.base if watch is not None else 0
-        # Always from the keyframe at or before t: an ACCURATE seek would make the decoder
-        # clip the frame displayed at t and rewrite its timestamp to t. The frames before
-        # t are dropped in read().
         flags = Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT | Gst.SeekFlags.SNAP_BEFORE
         stop_type, stop = Gst.SeekType.NONE, -1
         if self._end_ns is not None:
             stop_type, stop = Gst.SeekType.SET, self._end_ns + base
-        position = target + base + (_TOLERANCE if exact else 0)
-        self._pending = None
-        self._target = None
         if not pipeline.pipeline.seek(
-            1.0, Gst.Format.TIME, flags, Gst.SeekType.SET, position, stop_type, stop
+            1.0, Gst.Format.TIME, flags, Gst.SeekType.SET, position + base, stop_type, stop
         ):
-            raise NotSeekableError(f"the source refused to seek to {t} s: {self.description!r}")
+            raise NotSeekableError(
+                f"the source refused to seek to {position / 1e9} s: {self.description!r}"
+            )
+        self._seek_from = position
         self._ended = False
-        if exact:
-            self._target = target + _TOLERANCE
 
     def __iter__(self) -> Reader:
         return self

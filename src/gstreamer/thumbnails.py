@@ -22,7 +22,13 @@ from typing import Optional, Union
 import numpy as np
 
 from . import _gi
-from ._timeline import DecoderWatch, as_invalid_media, is_invalid_media, stream_time
+from ._timeline import (
+    DecoderWatch,
+    StallCheck,
+    as_invalid_media,
+    is_invalid_media,
+    stream_time,
+)
 from .appsink import AppSinkPuller
 from .errors import CapsError, InvalidMediaError, NotSeekableError, PipelineError, TimeoutError
 from .frame import Frame
@@ -116,7 +122,7 @@ def thumbnails(
     try:
         try:
             pipeline.startup()
-            _wait_prerolled(pipeline, timeout)
+            _wait_prerolled(pipeline, timeout, value)
             assert puller is not None
             wanted = _times(pipeline, value, n) if times is None else [float(t) for t in times]
             return [_keyframe_at(pipeline, puller, watch, t, timeout) for t in wanted]
@@ -129,18 +135,23 @@ def thumbnails(
         raise as_invalid_media(exc, value) from None
 
 
-def _wait_prerolled(pipeline: GstPipeline, timeout: float) -> None:
+def _wait_prerolled(pipeline: GstPipeline, timeout: float, source: str) -> None:
     Gst = _gi.Gst()
     deadline = time.monotonic() + timeout
+    stall = StallCheck(source)
     while True:
         ret, _, _ = pipeline.pipeline.get_state(int(_SLICE * Gst.SECOND))
         pipeline.raise_for_error()
+        if ret == Gst.StateChangeReturn.ASYNC:
+            stall.check(pipeline.pipeline)
         if ret == Gst.StateChangeReturn.SUCCESS:
             return
         if ret == Gst.StateChangeReturn.NO_PREROLL:
             raise NotSeekableError("the source is live; thumbnails need a file that can seek")
-        if ret == Gst.StateChangeReturn.FAILURE or time.monotonic() > deadline:
+        if ret == Gst.StateChangeReturn.FAILURE:
             pipeline.raise_for_error()
+            raise InvalidMediaError(f"{source!r} could not be opened", filename=source)
+        if time.monotonic() > deadline:
             raise TimeoutError(f"the pipeline did not start within {timeout} s")
 
 

@@ -61,6 +61,24 @@ _SLICE = 0.05
 Index = Union[int, np.integer]
 
 
+class _Gate:
+    """Pad probe that drops decoded frames before the wanted one, before colour conversion.
+
+    A separate object (not a VideoFile method), so the pipeline holds no reference back to
+    the VideoFile and an abandoned one can be collected.
+    """
+
+    def __init__(self) -> None:
+        self.pts = -1  # frames with an earlier buffer timestamp are dropped
+
+    def probe(self, pad: Any, info: Any) -> Any:
+        Gst = _gi.Gst()
+        pts = info.get_buffer().pts
+        if pts != Gst.CLOCK_TIME_NONE and pts < self.pts:
+            return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.OK
+
+
 def _shutdown_quietly(pipeline: GstPipeline) -> None:
     try:
         pipeline.shutdown(timeout=5.0, eos=False, raise_errors=False)
@@ -167,7 +185,7 @@ class VideoFile:
         self._finalizer: Optional[weakref.finalize[Any, Any]] = None
         self._pos = -1  # index of the last frame pulled since the last seek (-1: none)
         self._eos = False
-        self._gate_pts = -1  # decoded frames with an earlier buffer timestamp are dropped
+        self._gate = _Gate()
         self._shape: Optional[tuple[int, ...]] = None
         self._dtype: Any = None
         self._info: Optional[MediaInfo] = None
@@ -304,7 +322,7 @@ class VideoFile:
             pipeline.pipeline.connect("deep-element-added", _tune_decoder)
             gate = pipeline.get_by_name("gate")
             Gst = _gi.Gst()
-            gate.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._gate)
+            gate.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._gate.probe)
             sink = pipeline.get_by_cls(GstApp.AppSink)[0]
             self._puller = AppSinkPuller(sink, max_buffers=2, copy=False)
 
@@ -317,14 +335,6 @@ class VideoFile:
         self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
         self._pos, self._eos = -1, False
         self._wait_started()
-
-    def _gate(self, pad: Any, info: Any) -> Any:
-        """Streaming-thread probe: drop frames before the wanted one (no conversion)."""
-        Gst = _gi.Gst()
-        pts = info.get_buffer().pts
-        if pts != Gst.CLOCK_TIME_NONE and pts < self._gate_pts:
-            return Gst.PadProbeReturn.DROP
-        return Gst.PadProbeReturn.OK
 
     def _wait_started(self) -> None:
         Gst = _gi.Gst()
@@ -402,13 +412,13 @@ class VideoFile:
             out: dict[int, np.ndarray] = {}
             wanted_set = set(wanted)
             if self._puller is None or self._pipeline is None:
-                self._gate_pts = -1  # let the first frames through, so the pipeline prerolls
+                self._gate.pts = -1  # let the first frames through, so the pipeline prerolls
                 self._start()
             ix = self._index
             for j in wanted:
                 if j in out:
                     continue
-                self._gate_pts = int(ix.buffer_pts[j])
+                self._gate.pts = int(ix.buffer_pts[j])
                 ahead = j > self._pos and not self._eos
                 if not (ahead and ix.keyframe_before(j) - self._pos <= _SEEK_COST):
                     self._seek(j)
