@@ -63,56 +63,16 @@ def _encode(path: Path, n: int, args: list[str], fps: str = "30") -> None:
 _X264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18"]
 
 # name -> (frames, ffmpeg arguments)
+_HEVC = "-c:v libx265 -x265-params log-level=error:keyint=30 -crf 20 -pix_fmt yuv420p -tag:v hvc1"
+_VP9 = "-c:v libvpx-vp9 -pix_fmt yuv420p -g 30 -crf 20 -b:v 0 -deadline realtime -cpu-used 8"
+# 30 fps for one second, then 10 fps
+_VFR = ["-vf", "setpts='if(lt(N,30),N/30,1+(N-30)/10)/TB'", "-fps_mode", "passthrough"]
 CLIPS = {
     "h264.mp4": (150, [*_X264, "-profile:v", "high", "-bf", "3", "-g", "30"]),
-    "hevc.mp4": (
-        90,
-        [
-            "-c:v",
-            "libx265",
-            "-x265-params",
-            "log-level=error:keyint=30",
-            "-crf",
-            "20",
-            "-pix_fmt",
-            "yuv420p",
-            "-tag:v",
-            "hvc1",
-        ],
-    ),  # fmt: skip
-    "vp9.webm": (
-        90,
-        [
-            "-c:v",
-            "libvpx-vp9",
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            "30",
-            "-crf",
-            "20",
-            "-b:v",
-            "0",
-            "-deadline",
-            "realtime",
-            "-cpu-used",
-            "8",
-        ],
-    ),  # fmt: skip
+    "hevc.mp4": (90, _HEVC.split()),
+    "vp9.webm": (90, _VP9.split()),
     "h264.ts": (90, [*_X264, "-bf", "2", "-g", "30"]),
-    # 30 fps for one second, then 10 fps
-    "vfr.mkv": (
-        50,
-        [
-            "-vf",
-            "setpts='if(lt(N,30),N/30,1+(N-30)/10)/TB'",
-            "-fps_mode",
-            "passthrough",
-            *_X264,
-            "-g",
-            "30",
-        ],
-    ),  # fmt: skip
+    "vfr.mkv": (50, [*_VFR, *_X264, "-g", "30"]),
 }
 
 

@@ -1,0 +1,114 @@
+"""The Reader's timestamps, keyframe flags, rotation, seek() and start/end on real clips."""
+
+import numpy as np
+import pytest
+from _media import ffmpeg_frame, ffprobe_frames, frame_number, session_clips
+
+import gstreamer
+from gstreamer import ClosedError, NotSeekableError, Reader
+
+CLIPS = ["h264.mp4", "hevc.mp4", "vp9.webm", "h264.ts", "vfr.mkv", "rot90.mp4"]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    return session_clips(tmp_path_factory)
+
+
+@pytest.mark.parametrize("name", CLIPS)
+def test_pts_and_keyframes_match_ffprobe(clips, name):
+    times, keys = ffprobe_frames(clips[name])
+    with Reader(clips[name], rotate=None) as reader:
+        frames = [(f.pts, f.keyframe, frame_number(f.data)) for f in reader]
+    assert [n for _, _, n in frames] == list(range(len(times)))
+    pts = np.array([p for p, _, _ in frames]) / 1e9
+    assert np.abs(pts - times).max() <= 2e-6
+    assert frames[0][0] == 0  # an MP4's edit list applied; MPEG-TS relative to its start
+    assert [i for i, (_, key, _) in enumerate(frames) if key] == keys
+
+
+def test_rotation_tag_applied_by_default(clips):
+    path = clips["rot90.mp4"]
+    with Reader(path) as reader:
+        upright = reader.read().data
+    with Reader(path, rotate=None) as reader:
+        stored = reader.read().data
+    assert stored.shape == (120, 160, 3) and upright.shape == (160, 120, 3)
+    assert frame_number(stored) == 0
+    assert np.array_equal(np.rot90(upright, -1), stored)
+    # equal to ffmpeg's auto-rotated frame within codec/colour-conversion tolerance
+    reference = ffmpeg_frame(path, 0)
+    assert reference.shape == upright.shape
+    assert np.abs(reference.astype(int) - upright).mean() < 3
+    # the red marker is where ffmpeg puts it
+    corner = reference[-5:, :5].mean(axis=(0, 1))
+    assert np.abs(upright[-5:, :5].mean(axis=(0, 1)) - corner).max() < 8
+    with pytest.raises(ValueError, match="rotate"):
+        Reader(path, rotate="90")
+
+
+@pytest.mark.parametrize("name", ["h264.mp4", "hevc.mp4", "vp9.webm", "h264.ts", "vfr.mkv"])
+def test_seek_exact_and_keyframe(clips, name):
+    times, keys = ffprobe_frames(clips[name])
+    n = len(times)
+    with Reader(clips[name]) as reader:
+        reader.read()
+        for i in [n - 1, n // 2, 1, 2, 0, 31, 45, n - 2]:
+            reader.seek(times[i])
+            frame = reader.read()
+            assert frame_number(frame.data) == i
+            assert frame.pts / 1e9 == pytest.approx(times[i], abs=2e-6)
+            after = reader.read()
+            if i + 1 < n:
+                assert frame_number(after.data) == i + 1
+            else:
+                assert after is None
+            # between two frames: the one displayed
+            if i + 1 < n:
+                reader.seek((times[i] + times[i + 1]) / 2)
+                assert frame_number(reader.read().data) == i
+            # exact=False: a keyframe at or before t
+            reader.seek(times[i], exact=False)
+            frame = reader.read()
+            k = frame_number(frame.data)
+            assert frame.keyframe and k in keys and k <= i
+        # after the end of the stream, seek still works
+        while reader.read() is not None:
+            pass
+        reader.seek(times[3])
+        assert frame_number(reader.read().data) == 3
+        reader.seek(1000.0)  # past the end: end of stream
+        assert reader.read() is None
+
+
+def test_start_and_end(clips):
+    with Reader(clips["h264.mp4"], start=1.0, end=2.0) as reader:
+        got = [(frame_number(f.data), f.pts) for f in reader]
+    assert [i for i, _ in got] == list(range(30, 60))
+    assert got[0][1] == pytest.approx(1e9, abs=2000)
+    with Reader(clips["vfr.mkv"], start=1.05) as reader:
+        assert frame_number(reader.read().data) == 30  # displayed from 1.0 to 1.1
+    with pytest.raises(ValueError):
+        Reader(clips["h264.mp4"], start=2.0, end=1.0)
+    with pytest.raises(NotSeekableError):
+        Reader("videotestsrc num-buffers=5", start=1.0)
+
+
+def test_seek_errors(clips):
+    reader = Reader("videotestsrc num-buffers=30")
+    with pytest.raises(NotSeekableError):
+        reader.seek(0.5)
+    reader.close()
+    reader = Reader(clips["h264.mp4"])
+    with pytest.raises(ValueError):
+        reader.seek(-1.0)
+    reader.close()
+    with pytest.raises(ClosedError):
+        reader.seek(0.5)
+
+
+def test_live_pipeline_keeps_its_flags():
+    # not a file: timestamps and flags are the pipeline's own
+    frames = list(gstreamer.Reader("videotestsrc num-buffers=3"))
+    assert [f.pts for f in frames] == [0, 33333333, 66666666]
+    assert all(f.keyframe for f in frames)
