@@ -106,7 +106,8 @@ try:
             out, frames_iter, last = [], None, None
             for i in unique:
                 target = start + round(i * step)
-                if frames_iter is None or last is None or target < last or target - last > 60 * step:
+                far = last is None or target < last or target - last > 60 * step
+                if frames_iter is None or far:
                     container.seek(target, stream=stream, backward=True, any_frame=False)
                     frames_iter = container.decode(stream)
                 for frame in frames_iter:
