@@ -71,6 +71,8 @@ class FrameIndex:
         Clockwise rotation (degrees) of the stream's orientation tag.
     end_ns : int
         The end of the last frame (its time plus its duration), ns.
+    droppable : numpy.ndarray
+        bool per frame: a non-reference picture (H.264/HEVC), which no other frame needs.
     offset_ns : int
         What was subtracted from stream times to make the first frame 0 (MPEG-TS/PS only;
         else 0). Seeks are made at ``time_ns + offset_ns``.
@@ -84,6 +86,7 @@ class FrameIndex:
     rotation: int
     end_ns: int
     offset_ns: int = 0
+    droppable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     _position: dict[int, int] = field(repr=False, compare=False, default_factory=dict)
 
     def __len__(self) -> int:
@@ -158,6 +161,76 @@ def frame_index(path: str, *, timeout: float = 30.0) -> FrameIndex:
     return index
 
 
+class _NalFormat:
+    """Reads whether an H.264/HEVC access unit is a non-reference picture.
+
+    No other frame is predicted from a non-reference picture, so a decoder can skip it
+    when it is not wanted (VideoFile drops such frames before the decoder).
+    """
+
+    def __init__(self, codec: str, length_size: int) -> None:
+        self.codec = codec
+        self.length_size = length_size  # 0: Annex B byte-stream (start codes)
+
+    @classmethod
+    def from_caps(cls, structure: Any) -> Optional[_NalFormat]:
+        name = structure.get_name()
+        if name not in ("video/x-h264", "video/x-h265"):
+            return None
+        codec = "h264" if name == "video/x-h264" else "h265"
+        stream_format = structure.get_string("stream-format") or ""
+        if stream_format in ("avc", "avc3", "hvc1", "hev1"):
+            codec_data = structure.get_value("codec_data")
+            if codec_data is None:
+                return None
+            data = codec_data.extract_dup(0, codec_data.get_size())
+            at = 4 if codec == "h264" else 21
+            if len(data) <= at:
+                return None
+            return cls(codec, (data[at] & 3) + 1)
+        if stream_format == "byte-stream":
+            return cls(codec, 0)
+        return None
+
+    def _headers(self, buffer: Any) -> list[int]:
+        """First byte(s) of each NAL unit: H.264 one byte, HEVC the first of two."""
+        size = buffer.get_size()
+        heads: list[int] = []
+        if self.length_size:
+            offset, n = 0, self.length_size
+            while offset + n < size and len(heads) < 64:
+                chunk = buffer.extract_dup(offset, n + 1)
+                length = int.from_bytes(chunk[:n], "big")
+                heads.append(chunk[n])
+                offset += n + length
+            return heads
+        data = buffer.extract_dup(0, min(size, 4096))
+        start = data.find(b"\x00\x00\x01")
+        while start >= 0 and start + 3 < len(data):
+            heads.append(data[start + 3])
+            start = data.find(b"\x00\x00\x01", start + 3)
+        return heads
+
+    def droppable(self, buffer: Any) -> bool:
+        """True when every picture NAL unit of ``buffer`` is a non-reference one."""
+        slices = 0
+        for head in self._headers(buffer):
+            if self.codec == "h264":
+                kind, ref = head & 0x1F, (head >> 5) & 3
+                if kind in (1, 5):
+                    slices += 1
+                    if ref != 0:
+                        return False
+            else:
+                kind = (head >> 1) & 0x3F
+                if kind < 32:  # a picture (VCL) NAL unit
+                    slices += 1
+                    # TRAIL_N, TSA_N, STSA_N, RADL_N, RASL_N, RSV_VCL_N10/12/14
+                    if kind > 14 or kind % 2 == 1:
+                        return False
+        return slices > 0
+
+
 class _Scan:
     """Pad-probe bookkeeping of one demux-only pass."""
 
@@ -172,6 +245,8 @@ class _Scan:
         self.caps = ""
         self.orientation: Optional[str] = None
         self.relative = False
+        self.nal: Optional[_NalFormat] = None
+        self.droppable: list[bool] = []
 
     def element_added(self, bin: Any, sub_bin: Any, element: Any) -> None:
         if is_ts_demuxer(element):
@@ -208,6 +283,7 @@ class _Scan:
                 self.pts.append(int(buffer.pts))
                 if not buffer.has_flags(Gst.BufferFlags.DELTA_UNIT):
                     self.keys.append(n)
+                self.droppable.append(self.nal is not None and self.nal.droppable(buffer))
                 d = buffer.duration
                 self.durations.append(-1 if d == Gst.CLOCK_TIME_NONE else int(d))
             return Gst.PadProbeReturn.OK
@@ -215,7 +291,9 @@ class _Scan:
         if event.type == Gst.EventType.SEGMENT and self.segment is None:
             self.segment = event.parse_segment().copy()
         elif event.type == Gst.EventType.CAPS:
-            self.caps = event.parse_caps().to_string()
+            caps = event.parse_caps()
+            self.caps = caps.to_string()
+            self.nal = _NalFormat.from_caps(caps.get_structure(0))
         elif event.type == Gst.EventType.TAG:
             ok, value = event.parse_tag().get_string("image-orientation")
             if ok:
@@ -282,6 +360,7 @@ def _build(path: str, scan: _Scan) -> FrameIndex:
     offset = int(stream[0]) if scan.relative else 0
     stream -= offset
     durations = np.asarray(scan.durations, dtype=np.int64)[order]
+    droppable = np.asarray(scan.droppable, dtype=bool)[order]
     last = int(durations[-1])
     if last <= 0:
         last = int(np.median(np.diff(stream))) if stream.size > 1 else 0
@@ -294,5 +373,6 @@ def _build(path: str, scan: _Scan) -> FrameIndex:
         rotation=ORIENTATIONS.get(scan.orientation or "", 0),
         end_ns=int(stream[-1]) + last,
         offset_ns=offset,
+        droppable=droppable,
         _position={int(p): i for i, p in enumerate(pts)},
     )

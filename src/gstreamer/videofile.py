@@ -25,13 +25,14 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
 from . import _gi
+from ._timeline import is_decoder
 from .appsink import AppSinkPuller
 from .errors import (
     CapsError,
@@ -70,6 +71,9 @@ class _Gate:
 
     def __init__(self) -> None:
         self.pts = -1  # frames with an earlier buffer timestamp are dropped
+        # buffer timestamps of non-reference pictures that are not wanted: dropped before
+        # the decoder (nothing else refers to them, so nothing else changes)
+        self.skip: frozenset[int] = frozenset()
 
     def probe(self, pad: Any, info: Any) -> Any:
         Gst = _gi.Gst()
@@ -77,6 +81,18 @@ class _Gate:
         if pts != Gst.CLOCK_TIME_NONE and pts < self.pts:
             return Gst.PadProbeReturn.DROP
         return Gst.PadProbeReturn.OK
+
+    def decoder_input(self, pad: Any, info: Any) -> Any:
+        Gst = _gi.Gst()
+        if info.get_buffer().pts in self.skip:
+            return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.OK
+
+    def element_added(self, bin: Any, sub_bin: Any, element: Any) -> None:
+        if is_decoder(element):
+            Gst = _gi.Gst()
+            pad = element.get_static_pad("sink")
+            pad.add_probe(Gst.PadProbeType.BUFFER, self.decoder_input)
 
 
 def _shutdown_quietly(pipeline: GstPipeline) -> None:
@@ -241,7 +257,9 @@ class VideoFile:
         if isinstance(key, slice):
             return self.get_batch(range(*key.indices(len(self._index))))
         i = self._normalise(key)
-        data = self._decode([i])[i]
+        got: list[np.ndarray] = []
+        self._decode([i], lambda _, data: got.append(data.copy()))
+        data = got[0]
         ns = int(self._index.time_ns[i])
         nxt = int(self._index.time_ns[i + 1]) if i + 1 < len(self._index) else self._index.end_ns
         return Frame(
@@ -272,12 +290,20 @@ class VideoFile:
         if not wanted:
             shape = self._frame_shape()
             return np.empty((0, *shape), dtype=self._dtype)
-        frames = self._decode(sorted(set(wanted)))
-        first = frames[wanted[0]]
-        out = np.empty((len(wanted), *first.shape), dtype=first.dtype)
+        rows: dict[int, list[int]] = {}
         for k, i in enumerate(wanted):
-            out[k] = frames[i]
-        return out
+            rows.setdefault(i, []).append(k)
+        batch: list[np.ndarray] = []
+
+        def deliver(i: int, data: np.ndarray) -> None:
+            if not batch:
+                batch.append(np.empty((len(wanted), *data.shape), dtype=data.dtype))
+            out = batch[0]
+            for k in rows[i]:
+                out[k] = data  # the one copy, straight from the decoded buffer
+
+        self._decode(sorted(rows), deliver)
+        return batch[0]
 
     def index_at(self, t: float) -> int:
         """The index of the frame displayed at ``t`` seconds (the last one whose time is
@@ -310,7 +336,7 @@ class VideoFile:
 
     def _frame_shape(self) -> tuple[int, ...]:
         if self._shape is None:
-            self._decode([0])
+            self._decode([0], lambda i, data: None)
         assert self._shape is not None
         return self._shape
 
@@ -320,6 +346,7 @@ class VideoFile:
 
         def configure() -> None:
             pipeline.pipeline.connect("deep-element-added", _tune_decoder)
+            pipeline.pipeline.connect("deep-element-added", self._gate.element_added)
             gate = pipeline.get_by_name("gate")
             Gst = _gi.Gst()
             gate.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._gate.probe)
@@ -404,19 +431,21 @@ class VideoFile:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no frame decoded within {self.timeout} s")
 
-    def _decode(self, wanted: Sequence[int]) -> dict[int, np.ndarray]:
-        """Decode the ascending, unique ``wanted`` indices; copies keyed by index."""
+    def _decode(self, wanted: Sequence[int], deliver: Callable[[int, np.ndarray], None]) -> None:
+        """Decode the ascending, unique ``wanted`` indices; ``deliver(index, view)`` gets
+        each once (the view is only valid during the call)."""
         with self._lock:
             if self._closed:
                 raise ClosedError("VideoFile is closed")
-            out: dict[int, np.ndarray] = {}
+            done: set[int] = set()
             wanted_set = set(wanted)
             if self._puller is None or self._pipeline is None:
                 self._gate.pts = -1  # let the first frames through, so the pipeline prerolls
                 self._start()
             ix = self._index
-            for j in wanted:
-                if j in out:
+            self._gate.skip = self._skippable(wanted)
+            for n, j in enumerate(wanted):
+                if j in done:
                     continue
                 self._gate.pts = int(ix.buffer_pts[j])
                 ahead = j > self._pos and not self._eos
@@ -438,11 +467,25 @@ class VideoFile:
                         continue
                     pos, data = got
                     self._pos = pos
-                    if pos in wanted_set and pos not in out:
-                        out[pos] = data.copy()
+                    if pos in wanted_set and pos not in done:
+                        done.add(pos)
+                        deliver(pos, data)
                     if pos == j:
+                        # let only the next wanted frame through the colour conversion
+                        if n + 1 < len(wanted):
+                            self._gate.pts = int(ix.buffer_pts[wanted[n + 1]])
                         break
-            return out
+
+    def _skippable(self, wanted: Sequence[int]) -> frozenset[int]:
+        """Timestamps of the non-reference frames this request decodes past without
+        wanting them (from the first wanted frame's keyframe to the last wanted frame)."""
+        ix = self._index
+        if not ix.droppable.any():
+            return frozenset()
+        lo, hi = ix.keyframe_before(wanted[0]), wanted[-1]
+        span = np.arange(lo, hi)
+        mask = ix.droppable[lo:hi] & ~np.isin(span, np.asarray(wanted))
+        return frozenset(int(p) for p in ix.buffer_pts[lo:hi][mask])
 
     # -- lifecycle -----------------------------------------------------------------------
 
