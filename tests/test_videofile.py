@@ -1,6 +1,7 @@
 """VideoFile: frame-exact random access, checked against the index burned into each frame."""
 
 import os
+import subprocess
 import threading
 import time
 
@@ -151,6 +152,8 @@ def test_info_and_cached_index(clips):
         assert vf._index is first
         assert vf.info.video.frames == len(vf) == 150
         assert vf.duration == pytest.approx(5.0)
+    with VideoFile(path.resolve().as_uri()) as vf:  # a file:// URI is a local file
+        assert len(vf) == 150 and frame_number(vf[149].data) == 149
 
 
 def test_corrupt_and_non_media_files_fail_fast(tmp_path, clips):
@@ -198,3 +201,18 @@ def test_pipe_and_remote_sources_are_not_seekable(tmp_path, clips):
         VideoFile("http://127.0.0.1:9/clip.mp4")
     with pytest.raises(NotSeekableError):
         gstreamer.Reader("videotestsrc num-buffers=5").seek(0.1)
+
+
+@pytest.mark.parametrize("name", ["h264.mp4", "hevc.mp4", "h264.ts"])
+def test_non_reference_frames_are_b_frames(clips, name):
+    # VideoFile skips unwanted non-reference frames before the decoder; the index must only
+    # call B-frames that (ffprobe's picture types), and find some.
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "frame=pict_type", "-of", "csv=p=0", str(clips[name])],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    types = [t.strip(",") for t in out]
+    droppable = frame_index(os.fspath(clips[name])).droppable
+    assert droppable.any()
+    assert all(types[i] == "B" for i in np.flatnonzero(droppable))
