@@ -303,14 +303,15 @@ class _Scan:
 
 def _scan(path: str, timeout: float) -> FrameIndex:
     scan = _Scan()
-    pipeline = GstPipeline(f"filesrc location={quote(path)} ! parsebin name=parse")
 
-    def configure() -> None:
+    def configure(pipeline: GstPipeline) -> None:
         parse = pipeline.get_by_name("parse")
         parse.connect("pad-added", scan.pad_added)
         parse.connect("deep-element-added", scan.element_added)
 
-    pipeline._on_pipeline_init = configure  # type: ignore[method-assign]
+    pipeline = GstPipeline(
+        f"filesrc location={quote(path)} ! parsebin name=parse", on_init=configure
+    )
     try:
         try:
             pipeline.startup()
@@ -324,7 +325,6 @@ def _scan(path: str, timeout: float) -> FrameIndex:
                     stall.check(pipeline.pipeline)
             pipeline.raise_for_error()
         finally:
-            del pipeline._on_pipeline_init
             pipeline.shutdown(eos=False, raise_errors=False)
     except PipelineError as exc:
         if isinstance(exc, InvalidMediaError) or not is_invalid_media(exc):

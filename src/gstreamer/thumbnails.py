@@ -107,10 +107,9 @@ def thumbnails(
         caps += ",pixel-aspect-ratio=1/1"
     parts += [caps, "appsink name=sink sync=false enable-last-sample=false"]
     watch = DecoderWatch()
-    pipeline = GstPipeline(" ! ".join(parts))
     puller: Optional[AppSinkPuller] = None
 
-    def configure() -> None:
+    def configure(pipeline: GstPipeline) -> None:
         nonlocal puller
         pipeline.pipeline.connect("deep-element-added", watch.element_added)
         GstApp = _gi.GstApp()
@@ -118,7 +117,7 @@ def thumbnails(
         puller = AppSinkPuller(sink, max_buffers=2, copy=True)
         puller.keep_segment = True
 
-    pipeline._on_pipeline_init = configure  # type: ignore[method-assign]
+    pipeline = GstPipeline(" ! ".join(parts), on_init=configure)
     try:
         try:
             pipeline.startup()
@@ -127,7 +126,6 @@ def thumbnails(
             wanted = _times(pipeline, value, n) if times is None else [float(t) for t in times]
             return [_keyframe_at(pipeline, puller, watch, t, timeout) for t in wanted]
         finally:
-            del pipeline._on_pipeline_init
             pipeline.shutdown(eos=False, raise_errors=False)
     except PipelineError as exc:
         if isinstance(exc, InvalidMediaError) or not is_invalid_media(exc):

@@ -342,22 +342,21 @@ class VideoFile:
 
     def _start(self) -> None:
         GstApp = _gi.GstApp()
-        pipeline = GstPipeline(self.description)
+        gate = self._gate  # the callback must not hold self: no cycle through the pipeline
+        pullers: list[AppSinkPuller] = []
 
-        def configure() -> None:
+        def configure(pipeline: GstPipeline) -> None:
             pipeline.pipeline.connect("deep-element-added", _tune_decoder)
-            pipeline.pipeline.connect("deep-element-added", self._gate.element_added)
-            gate = pipeline.get_by_name("gate")
+            pipeline.pipeline.connect("deep-element-added", gate.element_added)
             Gst = _gi.Gst()
-            gate.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._gate.probe)
+            pad = pipeline.get_by_name("gate").get_static_pad("src")
+            pad.add_probe(Gst.PadProbeType.BUFFER, gate.probe)
             sink = pipeline.get_by_cls(GstApp.AppSink)[0]
-            self._puller = AppSinkPuller(sink, max_buffers=2, copy=False)
+            pullers.append(AppSinkPuller(sink, max_buffers=2, copy=False))
 
-        pipeline._on_pipeline_init = configure  # type: ignore[method-assign]
-        try:
-            pipeline.startup()
-        finally:
-            del pipeline._on_pipeline_init
+        pipeline = GstPipeline(self.description, on_init=configure)
+        pipeline.startup()
+        self._puller = pullers[-1]
         self._pipeline = pipeline
         self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
         self._pos, self._eos = -1, False
