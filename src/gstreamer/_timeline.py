@@ -181,7 +181,7 @@ def stalled_demuxer(bin: Any) -> Optional[str]:
     parsebin and decodebin drop an error that a demuxer posts while they are still bringing
     it up (it is "filtered" in case another demuxer is tried), so a truncated MP4 can leave
     the pipeline waiting forever with no error. A pull-mode demuxer whose task is no longer
-    running, before any stream was exposed, has given up: the caller reports invalid media.
+    running and that exposed no stream has given up: the caller reports invalid media.
     """
     from .pipeline import iterate
 
@@ -191,6 +191,8 @@ def stalled_demuxer(bin: Any) -> Optional[str]:
         klass = (factory.get_metadata("klass") or "") if factory is not None else ""
         if "Demux" not in klass:
             continue
+        if element.numsrcpads > 0:
+            continue  # it found streams (and may simply have read everything already)
         pad = element.get_static_pad("sink")
         if pad is None or pad.mode != Gst.PadMode.PULL:
             continue

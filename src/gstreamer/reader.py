@@ -809,7 +809,8 @@ class Reader(Lifecycle):
 
     @property
     def pipeline(self) -> Optional[GstPipeline]:
-        """The running :class:`~gstreamer.GstPipeline` (None once ended or closed)."""
+        """The :class:`~gstreamer.GstPipeline` (None once closed, or once a pipeline source ended;
+        a file or URI Reader keeps it after the end of the stream, for :meth:`seek`)."""
         return self._pipeline
 
     # -- lifecycle -----------------------------------------------------------------------
