@@ -144,7 +144,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"queue max-size-buffers=4 ! videoconvert ! {describe(choose_encoder('h264'))} ! "
         f"h264parse ! mp4mux ! filesink location={quote(args.output)}"
     )
-    show = bool(os.environ.get("DISPLAY")) and not args.no_window
+    from .pipeline import display_available
+
+    show = display_available() and not args.no_window
     if show:
         target = (
             f"tee name=t ! {record} "
@@ -613,12 +615,42 @@ def _hardware_encoders() -> list[str]:
     return names
 
 
+def _display_report(Gst: Any, out: TextIO) -> bool:
+    """Print whether window sinks can open a display; True when one can."""
+    from .pipeline import display_available
+
+    x11 = os.environ.get("DISPLAY")
+    wayland = os.environ.get("WAYLAND_DISPLAY")
+    if not display_available():
+        print(
+            "display: none (DISPLAY and WAYLAND_DISPLAY are unset): autovideosink and other "
+            "window sinks raise NoDisplayError; use xvfb-run -a, or a file or stream target",
+            file=out,
+        )
+        return False
+    if not x11:
+        print(f"display: Wayland {wayland} (not checked)", file=out)
+        return True
+    sink = Gst.ElementFactory.make("ximagesink", None)
+    if sink is None:
+        print(f"display: X11 {x11} (not checked: ximagesink is missing)", file=out)
+        return True
+    ok = sink.set_state(Gst.State.READY) != Gst.StateChangeReturn.FAILURE  # opens the display
+    sink.set_state(Gst.State.NULL)
+    if ok:
+        print(f"display: X11 {x11}: ok (opened by ximagesink)", file=out)
+    else:
+        print(f"display: X11 {x11}: CANNOT BE OPENED (is the X server running?)", file=out)
+    return ok or bool(wayland)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Versions, installed elements and the Debian package for each missing one."""
     import platform
 
     from . import __version__, _gi
     from .errors import GstNotAvailableError, package_for
+    from .pipeline import DISPLAY_SINKS, display_available
 
     out = sys.stdout
     print(f"gstreamer-numpy {__version__}", file=out)
@@ -645,11 +677,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             file=out,
         )
 
+    display_ok = _display_report(Gst, out)
+
     def report(names: Sequence[str]) -> list[str]:
         missing = []
         for name in names:
             if Gst.ElementFactory.find(name) is not None:
-                print(f"  {name:<16} ok", file=out)
+                note = ""
+                if name in DISPLAY_SINKS and not display_ok:
+                    note = (
+                        "  (installed, but the display cannot be opened)"
+                        if display_available()
+                        else "  (installed; no display, so it raises NoDisplayError)"
+                    )
+                print(f"  {name:<16} ok{note}", file=out)
             else:
                 missing.append(name)
                 package = package_for(name)

@@ -9,6 +9,7 @@
     │   │   └── MissingElementError            an element is not installed (names the package)
     │   ├── NegotiationError                   caps could not be negotiated ("not-negotiated")
     │   ├── StateChangeError                   a state change failed
+    │   ├── NoDisplayError                     a window sink was asked for without a display
     │   ├── SourceNotFoundError(FileNotFoundError)  the file to read does not exist
     │   ├── InvalidMediaError(ValueError)      not a media file, corrupt, or without the stream
     │   └── TargetDirectoryError(FileNotFoundError) the folder to write into does not exist
@@ -37,6 +38,7 @@ __all__ = [
     "LifecycleError",
     "MissingElementError",
     "NegotiationError",
+    "NoDisplayError",
     "NotSeekableError",
     "ParseError",
     "PipelineError",
@@ -131,6 +133,33 @@ class NegotiationError(PipelineError):
 
 class StateChangeError(PipelineError):
     """The pipeline refused to change state."""
+
+
+class NoDisplayError(PipelineError):
+    """A sink that opens a window (``autovideosink``, ``ximagesink``, ...) was asked for, but
+    there is no display: neither ``DISPLAY`` nor ``WAYLAND_DISPLAY`` is set.
+
+    Raised when the pipeline starts, before any state change (GStreamer's own sinks would
+    crash the process or fail later). The message is one line and says what to do instead.
+
+    Attributes
+    ----------
+    sinks : list of str
+        The factory names of the sinks that need a display.
+    """
+
+    def __init__(self, sinks: list[str]) -> None:
+        self.sinks = sinks
+        names = ", ".join(sinks)
+        super().__init__(
+            f"{names} needs a display, but neither DISPLAY nor WAYLAND_DISPLAY is set",
+            element=None,
+            hint="run it under a virtual display (xvfb-run -a COMMAND), or send the frames to "
+            "a file (x264enc ! mp4mux ! filesink location=out.mp4) or a stream instead",
+        )
+
+    def __str__(self) -> str:
+        return f"{self.message}; {self.hint}"
 
 
 class SourceNotFoundError(PipelineError, FileNotFoundError):

@@ -11,6 +11,7 @@ seed library.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from typing import Any, Callable, Optional
@@ -22,6 +23,7 @@ from .errors import (
     LifecycleError,
     MissingElementError,
     NegotiationError,
+    NoDisplayError,
     ParseError,
     PipelineError,
     StateChangeError,
@@ -30,7 +32,57 @@ from .errors import (
     package_for,
 )
 
-__all__ = ["GstPipeline", "iterate", "parse_launch", "quote"]
+__all__ = [
+    "DISPLAY_SINKS",
+    "GstPipeline",
+    "check_display",
+    "display_available",
+    "iterate",
+    "parse_launch",
+    "quote",
+]
+
+# Sinks that open a window. Without a display they fail, or crash the process
+# (autovideosink on GStreamer 1.22 segfaults), so startup refuses them first.
+DISPLAY_SINKS = frozenset(
+    [
+        "autovideosink",
+        "fpsdisplaysink",
+        "glimagesink",
+        "gtkglsink",
+        "gtksink",
+        "waylandsink",
+        "ximagesink",
+        "xvimagesink",
+    ]
+)
+
+
+def display_available() -> bool:
+    """Whether a display is configured (``DISPLAY`` or ``WAYLAND_DISPLAY`` is set)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def check_display(pipeline: Any) -> None:
+    """Raise :class:`~gstreamer.NoDisplayError` when ``pipeline`` (a ``Gst.Bin``) holds a
+    sink that opens a window and no display is configured.
+
+    An X sink given its own ``display=`` property is left alone.
+    """
+    if display_available():
+        return
+    needs: list[str] = []
+    for element in iterate(pipeline.iterate_recurse()):
+        factory = element.get_factory()
+        name = factory.get_name() if factory is not None else ""
+        if name not in DISPLAY_SINKS:
+            continue
+        if element.find_property("display") is not None and element.get_property("display"):
+            continue
+        if name not in needs:
+            needs.append(name)
+    if needs:
+        raise NoDisplayError(needs)
 
 
 def _split_links(description: str) -> list[tuple[int, int]]:
@@ -280,6 +332,7 @@ class GstPipeline:
                 wrapper = Gst.Pipeline.new(None)
                 wrapper.add(pipeline)
                 pipeline = wrapper
+            check_display(pipeline)
             self._reset_state()
             self._pipeline = pipeline
             self._bus = pipeline.get_bus()
