@@ -295,7 +295,7 @@ def test_launch_error_gives_nonzero_exit_and_a_clear_message(capsys):
 
 def test_launch_missing_element_and_bad_syntax(capsys):
     assert cli.main(["launch", "videotestsrc", "!", "nosuchelement", "!", "fakesink"]) == 1
-    assert "no such element: nosuchelement" in capsys.readouterr().err
+    assert "no element 'nosuchelement'" in capsys.readouterr().err
     assert cli.main(["launch"]) == 2
     assert "give a pipeline" in capsys.readouterr().err
 

@@ -75,7 +75,7 @@ def test_unknown_element_names_it_and_suggests_gst_inspect():
     assert isinstance(err, ParseError)
     assert err.elements == ["nosuchelement123"]
     assert err.packages == []
-    assert "no such element: nosuchelement123" in str(err)
+    assert "no element 'nosuchelement123'" in str(err)
     assert "gst-inspect-1.0 nosuchelement123" in str(err)
 
 
@@ -115,7 +115,7 @@ def test_missing_x264enc_names_the_debian_package(tmp_path):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "['x264enc'] ['gstreamer1.0-plugins-ugly']"
-    assert "no such element: x264enc" in out.stdout
+    assert "no element 'x264enc': it is in gstreamer1.0-plugins-ugly" in out.stdout
     assert "sudo apt-get install gstreamer1.0-plugins-ugly" in out.stdout
 
 
@@ -335,3 +335,54 @@ def test_use_before_startup_is_a_lifecycle_error():
     source = GstVideoSource("videotestsrc ! appsink")
     with pytest.raises(LifecycleError, match="not started"):
         source.pop()
+
+
+def test_misspelt_element_suggests_the_right_one_and_its_package():
+    with pytest.raises(MissingElementError) as info:
+        GstPipeline("videotestsrc num-buffers=1 ! x264encc ! fakesink").startup()
+    assert str(info.value).startswith(
+        "no element 'x264encc'; did you mean 'x264enc'? (x264enc is in gstreamer1.0-plugins-ugly)"
+    )
+    assert info.value.elements == ["x264encc"]
+    assert info.value.packages == []  # x264enc is installed: nothing to install
+
+
+def test_reader_with_a_misspelt_source_element_names_it_not_a_file():
+    from gstreamer import Reader
+
+    with pytest.raises(MissingElementError, match="did you mean 'videotestsrc'"):
+        Reader("videotestsrcc num-buffers=3")
+    with pytest.raises(FileNotFoundError, match="no such file: 'missing.mp4'"):
+        Reader("missing.mp4")
+
+
+def test_filesrc_on_a_missing_file_says_no_such_file(tmp_path):
+    missing = tmp_path / "nope.mp4"
+    with pytest.raises(PipelineError, match="no such file: '.*nope.mp4'"):
+        GstPipeline(f"filesrc location={missing} ! fakesink").startup()
+
+
+def test_window_sink_without_a_display_is_a_typed_one_line_error(monkeypatch):
+    from gstreamer import NoDisplayError
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    pipeline = GstPipeline("videotestsrc num-buffers=3 ! videoconvert ! autovideosink")
+    with pytest.raises(NoDisplayError) as info:
+        pipeline.startup()
+    assert isinstance(info.value, PipelineError)
+    assert info.value.sinks == ["autovideosink"]
+    assert "\n" not in str(info.value) and "xvfb-run" in str(info.value)
+    assert pipeline.pipeline is None  # nothing was started
+
+
+def test_launch_without_a_display_exits_1_not_a_segfault(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    out = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "gstreamer"), "launch",
+         "videotestsrc num-buffers=30 ! videoconvert ! autovideosink"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 1, (out.returncode, out.stderr)
+    assert out.stderr.count("\n") == 1
+    assert out.stderr.startswith("gstreamer launch: error: autovideosink needs a display")

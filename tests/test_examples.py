@@ -89,7 +89,7 @@ def test_run_appsrc_any_raw_format(tmp_path, fmt):
 def test_run_appsrc_reports_errors_with_exit_code(tmp_path):
     out = run(RUN_APPSRC, "-p", "appsrc ! nosuchelement123 ! fakesink", cwd=tmp_path)
     assert out.returncode == 1
-    assert "no such element: nosuchelement123" in out.stderr
+    assert "no element 'nosuchelement123'" in out.stderr
     bad_caps = (
         "appsrc caps=video/x-raw,format=RGB,width=64,height=48,framerate=30/1 ! "
         "video/x-raw,format=GRAY8 ! fakesink"

@@ -26,6 +26,7 @@ End of stream is never an exception: iteration simply stops.
 from __future__ import annotations
 
 import builtins
+import re
 from typing import Any, Optional
 
 __all__ = [
@@ -325,4 +326,8 @@ def from_gerror(gerror: Any, debug: Optional[str], element: Optional[str]) -> Pi
     hint = None
     if domain == "gst-resource-error-quark":
         hint = "check that the file, device or address exists and is accessible"
+        # filesrc: 'Resource not found.' with 'No such file "x.mp4"' in the debug text
+        missing = re.search(r'No such file "([^"]*)"', debug or "")
+        if missing:
+            message = f"no such file: {missing.group(1)!r} ({message.rstrip('.')})"
     return PipelineError(message, element=element, debug=debug, domain=domain, code=code, hint=hint)

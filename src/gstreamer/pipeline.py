@@ -10,6 +10,7 @@ seed library.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ from . import _gi
 from ._lifecycle import ErrorSlot
 from .context import main_loop_running
 from .errors import (
+    ELEMENT_PACKAGES,
     LifecycleError,
     MissingElementError,
     NegotiationError,
@@ -40,6 +42,7 @@ __all__ = [
     "iterate",
     "parse_launch",
     "quote",
+    "suggest_element",
 ]
 
 # Sinks that open a window. Without a display they fail, or crash the process
@@ -141,12 +144,7 @@ def parse_launch(description: str) -> Any:
             if not missing:
                 m = re.search(r'no element "([^"]+)"', exc.message)
                 missing = [m.group(1)] if m else []
-            packages = [p for p in (package_for(e) for e in missing) if p]
-            names = ", ".join(missing) or "?"
-            msg = f"no such element: {names}"
-            if not packages:
-                msg += " (is the plugin installed? try: gst-inspect-1.0 " + names + ")"
-            raise MissingElementError(msg, elements=missing, packages=packages) from exc
+            raise _missing_element_error(missing) from exc
         message = f"cannot parse pipeline: {exc.message}"
         hint = None
         if exc.code in (int(Gst.ParseError.SYNTAX), int(Gst.ParseError.EMPTY)):
@@ -175,6 +173,48 @@ def parse_launch(description: str) -> Any:
                 "videoconvert / audioconvert where formats differ"
             )
         raise ParseError(message, domain=str(exc.domain), code=exc.code, hint=hint) from exc
+
+
+def _element_names() -> list[str]:
+    """Every installed element factory name, plus the ones we know a package for."""
+    Gst = _gi.Gst()
+    names = {f.get_name() for f in Gst.Registry.get().get_feature_list(Gst.ElementFactory)}
+    return sorted(names | set(ELEMENT_PACKAGES))
+
+
+def suggest_element(name: str) -> Optional[str]:
+    """The element name closest to a misspelt ``name`` (``"x264encc"`` -> ``"x264enc"``)."""
+    if name in ELEMENT_PACKAGES:
+        return None  # a real element, just not installed
+    close = difflib.get_close_matches(name, _element_names(), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _missing_element_error(missing: list[str]) -> MissingElementError:
+    """``no element 'x264encc'; did you mean 'x264enc'? (gstreamer1.0-plugins-ugly)``."""
+    Gst = _gi.Gst()
+    parts: list[str] = []
+    packages: list[str] = []
+    for name in missing or ["?"]:
+        guess = suggest_element(name)
+        if guess is not None:
+            text = f"no element {name!r}; did you mean {guess!r}?"
+            package = package_for(guess)
+            installed = Gst.ElementFactory.find(guess) is not None
+            if package:
+                text += f" ({guess} is in {package}{'' if installed else ', not installed'})"
+            if package and not installed:
+                packages.append(package)
+        else:
+            text = f"no element {name!r}"
+            package = package_for(name)
+            if package:
+                text += f": it is in {package}, which is not installed"
+                packages.append(package)
+            else:
+                text += f" (is its plugin installed? try: gst-inspect-1.0 {name})"
+        parts.append(text)
+    return MissingElementError("; ".join(parts), elements=missing, packages=packages)
 
 
 def iterate(iterator: Any) -> list[Any]:

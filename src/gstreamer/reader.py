@@ -58,7 +58,7 @@ from .errors import (
     TimeoutError,
 )
 from .frame import Frame
-from .pipeline import GstPipeline, _split_links, quote
+from .pipeline import GstPipeline, _split_links, quote, suggest_element
 
 __all__ = ["Reader", "read_frames"]
 
@@ -121,7 +121,12 @@ def _looks_like_pipeline(text: str) -> bool:
     if not first or "=" in first or "/" in first or "." in first:
         return False
     Gst = _gi.Gst()
-    return Gst.ElementFactory.find(first) is not None
+    if Gst.ElementFactory.find(first) is not None:
+        return True
+    # a misspelt element ("videotestsrcc num-buffers=10") is a pipeline, so the error names
+    # the element (with a suggestion) instead of saying "no such file"
+    words = text.split()[1:]
+    return any("=" in w for w in words) or suggest_element(first) is not None
 
 
 def _classify(source: Source) -> tuple[str, str]:
