@@ -426,3 +426,40 @@ def test_example_script_writes_playable_files(tmp_path):
     assert out.returncode == 0, out.stderr
     assert count_frames(tmp_path / "moving_box.mp4") == 90
     assert count_frames(tmp_path / "with_sound.mkv") == 90
+
+
+@pytest.mark.parametrize("shape", [(240, 321), (241, 320), (17, 33)])
+def test_odd_sizes_are_written_4_4_4_and_read_back_at_the_size_written(tmp_path, shape):
+    height, width = shape
+    frames = [np.full((height, width, 3), 40 * i, np.uint8) for i in range(5)]
+    out = tmp_path / "odd.mp4"
+    assert write_frames(out, frames) == 5
+    info = ffprobe_stream(out, "width", "height", "pix_fmt", "nb_read_frames")
+    assert info == {
+        "width": str(width),
+        "height": str(height),
+        "pix_fmt": "yuv444p",
+        "nb_read_frames": "5",
+    }
+    back = list(gstreamer.read_frames(out))
+    assert [f.shape for f in back] == [(height, width, 3)] * 5
+    assert [int(np.median(f)) for f in back] == pytest.approx([40 * i for i in range(5)], abs=3)
+
+
+def test_even_sizes_stay_4_2_0(tmp_path):
+    out = tmp_path / "even.mp4"
+    write_frames(out, [np.zeros((240, 320, 3), np.uint8)] * 3)
+    assert ffprobe_stream(out, "pix_fmt") == {"pix_fmt": "yuv420p"}
+
+
+def test_a_write_that_fails_before_any_data_leaves_no_empty_file(tmp_path):
+    out = tmp_path / "fail.mp4"
+    frames = [np.zeros((120, 160, 3), np.uint8)] * 10
+    with pytest.raises(PipelineError, match="Failed after iterations"):
+        write_frames(out, frames, encoder="x264enc ! identity error-after=1")
+    assert not out.exists()
+    # a file that already existed and was truncated by the failed write goes too
+    out.write_bytes(b"old")
+    with pytest.raises(PipelineError):
+        write_frames(out, frames, encoder="x264enc ! identity error-after=1")
+    assert not out.exists()

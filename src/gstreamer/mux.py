@@ -126,6 +126,7 @@ class MuxWriter(_BaseWriter):
                 f"{path!r} cannot hold video and audio; use one of {', '.join(muxable)}"
             )
         _check_directory(path)
+        self._path = path
         self._video_encoder = _encoder_for(fmt.codec, v_enc)
         self._audio_encoder = _encoder_for(fmt.audio_codec, a_enc)
         # queues in front of the muxer hold up to 10 s so the inputs may run apart a little

@@ -40,6 +40,7 @@ from . import _gi
 from ._appsrc import AppSrcFeeder, as_array, unpack
 from ._lifecycle import Lifecycle, State, weak_method
 from ._time import FrameRate, Timestamp, to_ns
+from .caps import VideoLayout
 from .encoders import (
     AUDIO_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -128,6 +129,7 @@ class _BaseWriter(Lifecycle):
         self._state = State.NEW
         self._lock = threading.RLock()
         self._inputs: dict[str, AppSrcFeeder] = {}
+        self._path: Optional[str] = getattr(self, "_path", None)  # a file target
 
     def _attach_feeders(self, pipeline: GstPipeline) -> None:
         """``on_init``: find each input's appsrc (by name) and attach its feeder."""
@@ -144,6 +146,44 @@ class _BaseWriter(Lifecycle):
                     f"{pipeline.command!r}; found appsrcs {names}"
                 )
             feeder.attach(match[0], self._check)
+        if self._path is not None:
+            self._fit_odd_sizes(pipeline)
+
+    def _fit_odd_sizes(self, pipeline: GstPipeline) -> None:
+        """4:2:0 needs even sizes: an odd-sized video is encoded 4:4:4 (Y444) instead.
+
+        Only the raw caps the writer put in front of ``x264enc`` change; the file then
+        holds the exact size written (H.264 High 4:4:4, read back by any libavcodec).
+        """
+        Gst = _gi.Gst()
+        odd = any(
+            isinstance(inp.layout, VideoLayout) and (inp.layout.width % 2 or inp.layout.height % 2)
+            for inp in self._inputs.values()
+        )
+        if not odd:
+            return
+        for element in pipeline.get_by_cls(Gst.Element):
+            factory = element.get_factory()
+            if factory is None or factory.get_name() != "capsfilter":
+                continue
+            caps = element.get_property("caps")
+            peer = element.get_static_pad("src").get_peer()
+            encoder = peer.get_parent_element() if peer is not None else None
+            if (
+                caps is not None
+                and caps.to_string() == "video/x-raw, format=(string)I420"
+                and encoder is not None
+                and encoder.get_factory().get_name() == "x264enc"
+            ):
+                element.set_property("caps", Gst.Caps.from_string("video/x-raw,format=Y444"))
+                log.info("odd frame size: encoding 4:4:4 (Y444) so the size is kept")
+
+    def _remove_empty_file(self) -> None:
+        """A failed write leaves no 0-byte file behind."""
+        path = self._path
+        if path is not None and os.path.isfile(path) and os.path.getsize(path) == 0:
+            os.unlink(path)
+            log.info("removed %r: nothing was written to it", path)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -161,6 +201,7 @@ class _BaseWriter(Lifecycle):
                 self._pipeline.startup()
             except BaseException:
                 self._state = State.CLOSED
+                self._remove_empty_file()
                 raise
             self._state = State.OPEN
             log.debug("%s started: %s", type(self).__name__, self._pipeline.command)
@@ -229,7 +270,10 @@ class _BaseWriter(Lifecycle):
             log.debug("%s closed before its pipeline started", type(self).__name__)
             self._closed_before_start()
             return
-        self._pipeline.shutdown(timeout=self.timeout, eos=True, raise_errors=True)
+        try:
+            self._pipeline.shutdown(timeout=self.timeout, eos=True, raise_errors=True)
+        finally:
+            self._remove_empty_file()
 
     def _closed_before_start(self) -> None:
         """Hook: what to say when the writer closes before its pipeline started."""
@@ -277,6 +321,7 @@ class _SingleInputWriter(_BaseWriter):
             kind = "a video" if video else "an audio"
             raise ValueError(f"{path!r} is not {kind} file extension ({known}){hint}")
         _check_directory(path)
+        self._path = path
         self._encoder = _encoder_for(fmt.codec, encoder)
         convert = _video_convert() if video else "audioconvert ! audioresample"
         return _file_pipeline("appsrc name=src", convert, self._encoder, fmt, path)
