@@ -352,13 +352,13 @@ def test_reader_with_a_misspelt_source_element_names_it_not_a_file():
 
     with pytest.raises(MissingElementError, match="did you mean 'videotestsrc'"):
         Reader("videotestsrcc num-buffers=3")
-    with pytest.raises(FileNotFoundError, match="no such file: 'missing.mp4'"):
+    with pytest.raises(FileNotFoundError, match=r"no such file: 'missing\.mp4'"):
         Reader("missing.mp4")
 
 
 def test_filesrc_on_a_missing_file_says_no_such_file(tmp_path):
     missing = tmp_path / "nope.mp4"
-    with pytest.raises(PipelineError, match="no such file: '.*nope.mp4'"):
+    with pytest.raises(PipelineError, match=r"no such file: '.*nope\.mp4'"):
         GstPipeline(f"filesrc location={missing} ! fakesink").startup()
 
 

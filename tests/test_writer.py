@@ -463,3 +463,19 @@ def test_a_write_that_fails_before_any_data_leaves_no_empty_file(tmp_path):
     with pytest.raises(PipelineError):
         write_frames(out, frames, encoder="x264enc ! identity error-after=1")
     assert not out.exists()
+
+
+def test_write_and_read_frames_report_progress(tmp_path, capsys):
+    out = tmp_path / "p.mp4"
+    frames = [np.full((64, 96, 3), i, np.uint8) for i in range(45)]
+    seen = []
+    write_frames(out, frames, on_progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 45) for i in range(1, 46)]
+    read = []
+    n = sum(1 for _ in gstreamer.read_frames(out, on_progress=lambda d, t: read.append((d, t))))
+    assert n == 45 and read[0] == (1, 45) and read[-1] == (45, 45)
+    write_frames(out, iter(frames), progress=True)  # an iterator: no total
+    list(gstreamer.read_frames(out, progress=True))
+    err = capsys.readouterr().err.splitlines()
+    assert err[-2].endswith("45 frames  " + err[-2].split("  ")[-1])  # count and rate
+    assert "100.0%  45/45 frames" in err[-1]

@@ -6,6 +6,7 @@ import wave
 import numpy as np
 import pytest
 
+import gstreamer
 from gstreamer import AudioWriter, CapsError, ClosedError, LifecycleError, MuxWriter, write_audio
 
 
@@ -192,3 +193,22 @@ def test_mux_writer_bad_options(tmp_path):
     with pytest.raises(LifecycleError, match="first video frame"):
         w.write_audio(np.zeros(10, np.float32))
     w.close()
+
+
+def test_flac_header_carries_the_duration(tmp_path):
+    """flacenc rewrites STREAMINFO at the end: ffprobe reads the duration from the header."""
+    out = tmp_path / "tone.flac"
+    samples = (np.sin(np.arange(16000 * 3) / 5) * 8000).astype(np.int16)
+    assert gstreamer.write_audio(out, samples, rate=16000) == 48000
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", out],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert float(probe.stdout) == pytest.approx(3.0, abs=1e-3)
+
+
+def test_write_audio_reports_progress_in_samples(tmp_path):
+    seen = []
+    blocks = [np.zeros((1600, 2), np.float32)] * 5
+    gstreamer.write_audio(tmp_path / "a.wav", blocks, on_progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(1600 * i, None) for i in range(1, 6)]

@@ -38,6 +38,7 @@ import numpy as np
 
 from . import _gi
 from ._lifecycle import ErrorSlot, Lifecycle, State, weak_method
+from ._progress import ProgressCallback, finish, progress_hook, stream_duration
 from ._timeline import (
     DecoderWatch,
     StallCheck,
@@ -842,16 +843,54 @@ class Reader(Lifecycle):
         return f"<Reader {state} {self.description!r}>"
 
 
-def read_frames(source: Source, format: str = "RGB", **kwargs: Any) -> Iterator[np.ndarray]:
+def read_frames(
+    source: Source,
+    format: str = "RGB",
+    *,
+    progress: bool = False,
+    on_progress: Optional[ProgressCallback] = None,
+    **kwargs: Any,
+) -> Iterator[np.ndarray]:
     """Yield every frame of ``source`` as an array (see :class:`Reader` for arguments).
 
     The pipeline stops when the generator is exhausted or closed.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A file, a URI or a pipeline (see :class:`Reader`).
+    format : str
+        The raw format of the arrays (``"RGB"``).
+    progress : bool
+        Draw a progress bar on stderr (frames read out of the expected count, when the
+        source knows its duration).
+    on_progress : callable, optional
+        Called as ``on_progress(frames_read, total)`` after each frame instead of the bar;
+        ``total`` is the expected frame count, or None when unknown.
+    **kwargs
+        Passed to :class:`Reader`.
     """
+    hook = progress_hook(progress, on_progress)
     with Reader(source, format=format, **kwargs) as reader:
-        for frame in reader:
+        total: Optional[int] = None
+        for count, frame in enumerate(reader, 1):
             data = frame.data
+            if hook is not None:
+                if count == 1:
+                    total = _expected_frames(reader)
+                hook(count, total)
             yield (
                 data
                 if isinstance(data, np.ndarray)
                 else np.concatenate([p.reshape(-1) for p in data])
             )
+    finish(hook)
+
+
+def _expected_frames(reader: Reader) -> Optional[int]:
+    """Frames in the stream (duration x frame rate), when both are known."""
+    pipeline = reader.pipeline
+    duration = stream_duration(pipeline.pipeline if pipeline is not None else None)
+    if duration is None or not reader.fps:
+        return None
+    return round(duration * reader.fps / 1_000_000_000)

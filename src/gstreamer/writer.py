@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -39,6 +39,7 @@ import numpy as np
 from . import _gi
 from ._appsrc import AppSrcFeeder, as_array, unpack
 from ._lifecycle import Lifecycle, State, weak_method
+from ._progress import ProgressCallback, finish, progress_hook
 from ._time import FrameRate, Timestamp, to_ns
 from .caps import VideoLayout
 from .encoders import (
@@ -543,11 +544,14 @@ def _encoder_for(codec: str, encoder: str) -> EncoderChoice:
 def _file_pipeline(
     src: str, convert: str, encoder: EncoderChoice, fmt: FileFormat, path: str
 ) -> str:
+    # flacenc rewrites its STREAMINFO header (total samples, so the duration) at the end
+    # by seeking in filesink; a flacparse in between would block that
+    parse = encoder.name and not (fmt.codec == "flac" and not fmt.muxer)
     parts = [
         src,
         convert,
         describe(encoder),
-        parser_for(encoder.description) if encoder.name else "",
+        parser_for(encoder.description) if parse else "",
     ]
     parts += [fmt.muxer, f"filesink location={quote(path)}"]
     return " ! ".join(p for p in parts if p)
@@ -558,6 +562,9 @@ def write_frames(
     frames: Iterable[Any],
     fps: FrameRate = 30,
     encoder: str = "auto",
+    *,
+    progress: bool = False,
+    on_progress: Optional[ProgressCallback] = None,
     **kwargs: Any,
 ) -> int:
     """Write every frame of ``frames`` to ``target`` and finish the file.
@@ -567,17 +574,28 @@ def write_frames(
     target : str or os.PathLike
         As for :class:`Writer`.
     frames : iterable of numpy.ndarray or Frame
+        The frames; a sized one (a list) gives the progress bar its total.
     fps, encoder, **kwargs
         Passed to :class:`Writer`.
+    progress : bool
+        Draw a progress bar on stderr.
+    on_progress : callable, optional
+        Called as ``on_progress(frames_written, total)`` after each frame instead of the
+        bar; ``total`` is ``len(frames)`` or None.
 
     Returns
     -------
     int
         The number of frames written.
     """
+    hook = progress_hook(progress, on_progress)
+    total = len(frames) if isinstance(frames, Sized) else None
     with Writer(target, fps=fps, encoder=encoder, **kwargs) as writer:
-        for frame in frames:
+        for count, frame in enumerate(frames, 1):
             writer.write(frame)
+            if hook is not None:
+                hook(count, total)
+    finish(hook)
     return writer.frames_written
 
 
@@ -585,9 +603,28 @@ def write_audio(
     target: Union[str, os.PathLike[str]],
     samples: Any,
     rate: int = 48000,
+    *,
+    progress: bool = False,
+    on_progress: Optional[ProgressCallback] = None,
     **kwargs: Any,
 ) -> int:
     """Write ``samples`` (one ``(samples, channels)`` array or an iterable of blocks).
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        As for :class:`AudioWriter`.
+    samples : numpy.ndarray or iterable of numpy.ndarray
+        One array, or blocks of the same dtype and channel count.
+    rate : int
+        Sample rate in Hz.
+    progress : bool
+        Draw a progress bar (in samples) on stderr.
+    on_progress : callable, optional
+        Called as ``on_progress(samples_written, total)`` after each block instead of the
+        bar; ``total`` is known for a single array, else None.
+    **kwargs
+        Passed to :class:`AudioWriter`.
 
     Returns
     -------
@@ -595,10 +632,15 @@ def write_audio(
         The number of sample frames written.
     """
     blocks = [samples] if isinstance(samples, np.ndarray) else samples
+    hook = progress_hook(progress, on_progress, unit="samples")
+    expected = int(samples.shape[0]) if isinstance(samples, np.ndarray) else None
     total = 0
     with AudioWriter(target, rate=rate, **kwargs) as writer:
         for block in blocks:
             array = np.asarray(block)
             writer.write(array)
             total += int(array.shape[0])
+            if hook is not None:
+                hook(total, expected)
+    finish(hook)
     return total
