@@ -281,9 +281,9 @@ def test_launch_shows_live_fps_when_the_duration_is_unknown(capsys):
     )
     assert rc == 0
     err = capsys.readouterr().err
-    assert " buffers, " in err and " fps" in err
-    # identity eos-after=30 lets 29 buffers through, then ends the stream
-    assert re.search(r"end of stream after [0-9.]+ s, 29 buffers", err), err
+    assert " frames, " in err and " per s" in err
+    # identity eos-after=30 lets 29 frames through, then ends the stream
+    assert re.search(r"end of stream after [0-9.]+ s, 29 frames", err), err
 
 
 def test_launch_error_gives_nonzero_exit_and_a_clear_message(capsys):
@@ -330,7 +330,7 @@ def test_launch_sigint_sends_eos_so_the_mp4_is_complete(tmp_path):
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()  # the first progress line: it is running
-        assert "buffers" in line, line
+        assert "frames" in line, line
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
@@ -500,3 +500,108 @@ def test_cli_configures_logging_only_when_run():
     )
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def _indexed_clip(path: Path, n: int = 90, size: tuple[int, int] = (160, 120)) -> Path:
+    """A clip whose frame i has the value 40 + 6 * (i % 30) burnt into a 16x16 corner block."""
+    width, height = size
+    frames = []
+    for i in range(n):
+        frame = np.zeros((height, width, 3), np.uint8)
+        frame[:16, :16] = 40 + 6 * (i % 30)
+        frames.append(frame)
+    from gstreamer import write_frames
+
+    write_frames(path, frames, fps=30, encoder="x264enc pass=quant quantizer=0")
+    return path
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    from gstreamer import __version__
+
+    assert capsys.readouterr().out.strip() == f"gstreamer-numpy {__version__}"
+
+
+def test_convert_resizes_to_webm_with_a_progress_bar_and_a_summary(tmp_path):
+    src = _indexed_clip(tmp_path / "in.mp4")
+    out = tmp_path / "out.webm"
+    proc = run_cli("convert", str(src), str(out), "--size", "320x240")
+    assert proc.returncode == 0, proc.stderr
+    assert re.fullmatch(
+        r"converted 90 frames \(320x240, 30 fps\) to .*out\.webm with vp8enc in [0-9.]+ s "
+        r"\([0-9.]+ fps\)\n",
+        proc.stdout,
+    ), proc.stdout
+    assert "100.0%  90/90 frames" in proc.stderr  # the bar's last state
+    info = ffprobe_stream(out, "codec_name", "width", "height", "nb_read_frames")
+    assert info == {"codec_name": "vp8", "width": "320", "height": "240", "nb_read_frames": "90"}
+
+
+def test_convert_cuts_by_time_and_changes_the_frame_rate(tmp_path, capsys):
+    src = _indexed_clip(tmp_path / "in.mp4")
+    out = tmp_path / "cut.mkv"
+    assert cli.main(["convert", str(src), str(out), "--start", "1", "--end", "2", "-q"]) == 0
+    assert "converted 30 frames" in capsys.readouterr().out
+
+    # frames 30..59 of the source, in order: the burnt-in values (6 apart from frame to
+    # frame) match those of the same frames converted without a cut
+    def marks(path):
+        return [int(np.median(f.data[4:12, 4:12])) for f in Reader(path, timeout=30)]
+
+    got = marks(out)
+    full = tmp_path / "full.mkv"
+    assert cli.main(["convert", str(src), str(full), "-q"]) == 0
+    assert got == pytest.approx(marks(full)[30:60], abs=2)
+    assert cli.main(["convert", str(src), str(out), "--fps", "10", "--end", "0:02", "-q"]) == 0
+    assert ffprobe_stream(out, "r_frame_rate", "nb_read_frames") == {
+        "r_frame_rate": "10/1",
+        "nb_read_frames": "20",
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--size", "320"], "give WIDTHxHEIGHT"),
+        (["--start", "3", "--end", "1"], "--end must be after --start"),
+        (["--start", "99"], "no frames to convert"),
+    ],
+)
+def test_convert_rejects_bad_arguments(tmp_path, capsys, argv, message):
+    src = _indexed_clip(tmp_path / "in.mp4", n=10)
+    try:
+        rc = cli.main(["convert", str(src), str(tmp_path / "o.mp4"), "-q", *argv])
+    except SystemExit as exit_:  # argparse's own errors
+        rc = exit_.code
+    assert rc == 2
+    assert message in capsys.readouterr().err
+
+
+def test_convert_missing_input_says_no_such_file(tmp_path, capsys):
+    assert cli.main(["convert", str(tmp_path / "nope.mp4"), str(tmp_path / "o.mp4")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_launch_counts_frames_not_muxer_buffers(tmp_path, capsys):
+    out = tmp_path / "a.mp4"
+    rc = cli.main(
+        ["launch", "-q", "videotestsrc", "num-buffers=300", "!", "x264enc", "!", "mp4mux",
+         "!", "filesink", f"location={out}"]
+    )  # fmt: skip
+    assert rc == 0
+    assert re.search(r"end of stream after [0-9.]+ s, 300 frames$", capsys.readouterr().err)
+
+
+def test_serve_loop_repeats_the_file(tmp_path, capsys):
+    src = _indexed_clip(tmp_path / "in.mp4", n=10)
+    argv = ["serve", "http", "--port", "0", "--from", str(src), "--fps", "100", "-q"]
+    assert cli.main([*argv, "--loop", "-n", "25"]) == 0
+    assert "served 25 frames" in capsys.readouterr().err
+    assert cli.main([*argv, "-n", "25"]) == 0  # without --loop it ends with the file
+    assert "served 10 frames" in capsys.readouterr().err
+    assert cli.main(["serve", "http", "--port", "0", "--loop", "-n", "1"]) == 2
+    assert "give --from" in capsys.readouterr().err

@@ -6,6 +6,7 @@ Subcommands, in gst-launch / gst-inspect habits::
     gstreamer appsrc -p PIPELINE -n N      push N generated frames into PIPELINE's appsrc
     gstreamer appsink -p PIPELINE          print (or --save) the frames PIPELINE produces
     gstreamer launch PIPELINE ...          run a pipeline to EOS (Ctrl-C sends EOS first)
+    gstreamer convert IN OUT [--size WxH]  re-encode a file (resize, fps, cut), with progress
     gstreamer serve rtsp|tcp|http|udp      serve generated frames (or --from a file/pipeline)
     gstreamer doctor                       versions, installed elements, missing packages
 
@@ -281,34 +282,94 @@ def cmd_appsink(args: argparse.Namespace) -> int:
 # -- launch --------------------------------------------------------------------------------
 
 
-class _BufferCounter:
-    """Counts buffers reaching the first sink (for fps when the duration is unknown)."""
+# encoded containers: their buffers are byte chunks, not frames
+_CONTAINER_CAPS = (
+    "video/quicktime",
+    "video/x-matroska",
+    "video/webm",
+    "video/mpegts",
+    "video/x-msvideo",
+    "video/x-flv",
+    "audio/x-wav",
+    "audio/x-m4a",
+    "audio/webm",
+    "audio/x-matroska",
+    "application/",
+    "multipart/",
+)
+
+
+class _FrameCounter:
+    """Counts frames: buffers on the pad nearest to the sink that carries video.
+
+    Every sink pad present at start gets a probe (header buffers are not counted). At report
+    time the counter walks upstream from the first sink, past muxers (whose output is byte
+    chunks: ``mp4mux ! filesink`` gets more buffers than frames), to the first pad whose caps
+    are video frames (raw, encoded or images); failing that, audio; failing that, the sink's
+    own buffers.
+    """
 
     def __init__(self, gst_pipeline: Any) -> None:
         from . import _gi
         from .pipeline import iterate
 
         Gst = _gi.Gst()
-        self.count = 0
-        self._pad: Any = None
-        self._probe = 0
-        sinks = iterate(gst_pipeline.iterate_sinks())
-        if sinks:
-            pads = iterate(sinks[0].iterate_sink_pads())
-            if pads:
-                self._pad = pads[0]
-                self._probe = self._pad.add_probe(Gst.PadProbeType.BUFFER, self._on_buffer)
+        self._pipeline = gst_pipeline
+        self.counts: dict[Any, int] = {}
+        self._probes: list[tuple[Any, int]] = []
+        for element in iterate(gst_pipeline.iterate_recurse()):
+            for pad in iterate(element.iterate_sink_pads()):
+                self.counts[pad] = 0
+                probe = pad.add_probe(Gst.PadProbeType.BUFFER, self._on_buffer)
+                self._probes.append((pad, probe))
 
     def _on_buffer(self, pad: Any, info: Any) -> Any:
         from . import _gi
 
-        self.count += 1
-        return _gi.Gst().PadProbeReturn.OK
+        Gst = _gi.Gst()
+        buf = info.get_buffer()
+        if buf is not None and not buf.has_flags(Gst.BufferFlags.HEADER):
+            self.counts[pad] = self.counts.get(pad, 0) + 1
+        return Gst.PadProbeReturn.OK
+
+    def measure(self) -> tuple[int, str]:
+        """``(count, what)``: what is ``"frames"``, ``"audio buffers"`` or ``"buffers"``."""
+        from .pipeline import iterate
+
+        sinks = iterate(self._pipeline.iterate_sinks())
+        found: dict[str, int] = {}
+        for sink in sinks:
+            queue = list(iterate(sink.iterate_sink_pads()))
+            seen: set[Any] = set()
+            while queue:
+                pad = queue.pop(0)
+                if pad in seen:
+                    continue
+                seen.add(pad)
+                caps = pad.get_current_caps()
+                name = caps.get_structure(0).get_name() if caps and caps.get_size() else ""
+                if name and not name.startswith(_CONTAINER_CAPS) and pad in self.counts:
+                    kind = "frames" if name.startswith(("video/", "image/")) else "audio buffers"
+                    if kind == "frames" or name.startswith("audio/"):
+                        found.setdefault(kind, self.counts[pad])
+                        if kind == "frames":
+                            return found[kind], kind
+                        continue
+                peer = pad.get_peer()
+                upstream = peer.get_parent_element() if peer is not None else None
+                if upstream is not None:
+                    queue.extend(iterate(upstream.iterate_sink_pads()))
+        if "audio buffers" in found:
+            return found["audio buffers"], "audio buffers"
+        for sink in sinks:
+            for pad in iterate(sink.iterate_sink_pads()):
+                return self.counts.get(pad, 0), "buffers"
+        return 0, "buffers"
 
     def remove(self) -> None:
-        if self._pad is not None and self._probe:
-            self._pad.remove_probe(self._probe)
-            self._probe = 0
+        for pad, probe in self._probes:
+            pad.remove_probe(probe)
+        self._probes = []
 
 
 class _Progress:
@@ -323,7 +384,9 @@ class _Progress:
         self._duration: Optional[int] = None
         self._full = False
 
-    def show(self, position: Optional[int], duration: Optional[int], buffers: int) -> None:
+    def show(
+        self, position: Optional[int], duration: Optional[int], count: int, what: str = "frames"
+    ) -> None:
         now = time.perf_counter()
         if now - self._last < self.every:
             return
@@ -334,7 +397,7 @@ class _Progress:
             text = self._bar(position, duration)
         else:
             elapsed = max(now - self.start, 1e-9)
-            text = f"{buffers} buffers, {buffers / elapsed:.1f} fps"
+            text = f"{count} {what}, {count / elapsed:.1f} per s"
             if position is not None and position >= 0:
                 text += f", at {_fmt_time(position)}"
         end = "\r" if self.stream.isatty() else "\n"
@@ -381,10 +444,10 @@ def cmd_launch(args: argparse.Namespace) -> int:
         raise UsageError(
             "give a pipeline, e.g.: gstreamer launch videotestsrc num-buffers=30 ! fakesink"
         )
-    counters: list[_BufferCounter] = []
+    counters: list[_FrameCounter] = []
 
     def count_buffers(p: GstPipeline) -> None:  # before PLAYING: a live source's first buffers
-        counters.append(_BufferCounter(p.pipeline))
+        counters.append(_FrameCounter(p.pipeline))
 
     pipeline = GstPipeline(description, on_init=count_buffers)
     with _interrupts_raise():
@@ -411,7 +474,7 @@ def _interrupts_raise() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _run_launch(args: argparse.Namespace, pipeline: Any, counters: list[_BufferCounter]) -> int:
+def _run_launch(args: argparse.Namespace, pipeline: Any, counters: list[_FrameCounter]) -> int:
     from .errors import TimeoutError
 
     pipeline.startup()
@@ -428,7 +491,9 @@ def _run_launch(args: argparse.Namespace, pipeline: Any, counters: list[_BufferC
                     pass
                 if not args.quiet:
                     gst = pipeline.pipeline
-                    progress.show(_query(gst, "position"), _query(gst, "duration"), counter.count)
+                    progress.show(
+                        _query(gst, "position"), _query(gst, "duration"), *counter.measure()
+                    )
         except KeyboardInterrupt:
             interrupted = True
             if not args.quiet:
@@ -449,12 +514,13 @@ def _run_launch(args: argparse.Namespace, pipeline: Any, counters: list[_BufferC
         if not args.quiet:
             progress.finish(complete=not interrupted)
         elapsed = time.perf_counter() - progress.start
+        count, what = counter.measure()
         pipeline.shutdown(eos=False)
     finally:
         counter.remove()
         pipeline.shutdown(eos=False, raise_errors=False)
     status = "interrupted; end of stream reached" if interrupted else "end of stream"
-    print(f"{status} after {elapsed:.2f} s, {counter.count} buffers", file=sys.stderr)
+    print(f"{status} after {elapsed:.2f} s, {count} {what}", file=sys.stderr)
     return 130 if interrupted else 0
 
 
@@ -509,6 +575,8 @@ def _check_serve_args(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve generated frames (or frames from --from) until Ctrl-C, --duration or -n."""
     _check_serve_args(args)
+    if args.loop and args.source is None:
+        raise UsageError("--loop repeats a --from FILE; give --from")
     fps = fps_fraction(args.fps) or Fraction(30)
     reader: Any = None
     first: Optional[np.ndarray] = None
@@ -542,7 +610,7 @@ def _serve_loop(
     pattern = _Pattern(server.width, server.height) if reader is None else None
     period = 1.0 / float(fps)
     sent = 0
-    with server:
+    with server, contextlib.ExitStack() as opened:
         print(f"serving {server.url} ({server.width}x{server.height} @ {float(fps):g} fps)")
         sys.stdout.flush()
         start = time.monotonic()
@@ -560,6 +628,9 @@ def _serve_loop(
                     frame = first
                 else:
                     got = reader.read()
+                    if got is None and args.loop:
+                        reader = _reopen(args, reader, opened)
+                        got = reader.read()
                     if got is None:
                         break
                     frame = np.asarray(got.data)
@@ -577,6 +648,113 @@ def _serve_loop(
             rate.finish()
     print(f"served {sent} frames", file=sys.stderr)
     return 0
+
+
+def _reopen(args: argparse.Namespace, reader: Any, opened: contextlib.ExitStack) -> Any:
+    """``--loop``: the source again from its start (closed with ``opened``)."""
+    from .reader import Reader
+
+    reader.close()
+    again = Reader(
+        args.source, format="RGB", width=args.width, height=args.height, timeout=args.timeout
+    )
+    opened.callback(again.close)
+    return again
+
+
+# -- convert -------------------------------------------------------------------------------
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``"320x240"`` -> ``(320, 240)``."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give WIDTHxHEIGHT, e.g. 320x240: {text!r}") from None
+    if width <= 0 or height <= 0:
+        raise argparse.ArgumentTypeError(f"sizes must be > 0: {text!r}")
+    return width, height
+
+
+def _seconds(text: str) -> float:
+    """``"90"``, ``"1.5"``, ``"01:30"`` or ``"0:01:30.5"`` -> seconds."""
+    try:
+        value = 0.0
+        for part in text.split(":"):
+            value = value * 60 + float(part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give seconds or [HH:]MM:SS: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Decode IN, optionally resize / change the frame rate / cut, encode to OUT."""
+    from ._progress import ProgressBar, stream_duration
+    from .reader import Reader
+    from .writer import Writer
+
+    start_ns = round(args.start * 1e9) if args.start is not None else 0
+    end_ns = round(args.end * 1e9) if args.end is not None else None
+    if end_ns is not None and end_ns <= start_ns:
+        raise UsageError("--end must be after --start")
+    width, height = args.size if args.size else (None, None)
+    began = time.perf_counter()
+    written = 0
+    with Reader(
+        args.input, format="RGB", width=width, height=height, fps=args.fps, timeout=args.timeout
+    ) as reader:
+        bar: Optional[ProgressBar] = None
+        writer: Optional[Writer] = None
+        try:
+            with _interrupts_raise():
+                for frame in reader:
+                    pts = frame.pts if frame.pts is not None else 0
+                    if pts < start_ns:
+                        continue
+                    if end_ns is not None and pts >= end_ns:
+                        break
+                    if writer is None:
+                        fps = args.fps or reader.fps or 30
+                        writer = Writer(
+                            args.output, fps=fps, encoder=args.encoder, timeout=args.timeout
+                        )
+                        if not args.quiet:
+                            bar = ProgressBar(_expected(reader, stream_duration, start_ns, end_ns))
+                    writer.write(frame.data)
+                    written += 1
+                    if bar is not None:
+                        bar(written)
+        except KeyboardInterrupt:
+            print("gstreamer: interrupted; finishing the file", file=sys.stderr)
+        finally:
+            if writer is not None:
+                writer.close()  # finalises the file, also after Ctrl-C or an error
+            if bar is not None:
+                bar.close()
+        source = f"{reader.width}x{reader.height}" if reader.width else "?"
+    if writer is None:
+        raise UsageError(f"no frames to convert from {args.input!r} in the range given")
+    elapsed = time.perf_counter() - began
+    log.info("convert pipeline: %s", writer.pipeline.command)
+    print(
+        f"converted {written} frames ({source}, {float(args.fps or reader.fps or 30):g} fps) "
+        f"to {args.output} with {writer.encoder or 'the given pipeline'} in {elapsed:.2f} s "
+        f"({written / max(elapsed, 1e-9):.1f} fps)"
+    )
+    return 0
+
+
+def _expected(reader: Any, duration_of: Any, start_ns: int, end_ns: Optional[int]) -> Optional[int]:
+    """The number of frames a convert will write, when the source's duration is known."""
+    pipeline = reader.pipeline
+    duration = duration_of(pipeline.pipeline if pipeline is not None else None)
+    fps = reader.fps
+    if duration is None or not fps:
+        return None
+    stop = min(duration, end_ns) if end_ns is not None else duration
+    return max(0, round((stop - start_ns) * fps / 1_000_000_000))
 
 
 # -- doctor --------------------------------------------------------------------------------
@@ -736,7 +914,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gstreamer", description="NumPy arrays in and out of GStreamer pipelines."
     )
+    from . import __version__
+
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("--version", action="version", version=f"gstreamer-numpy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -830,6 +1011,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PIPELINE_OR_FILE",
         help="frames from a file, URI or pipeline start instead of a generated pattern",
     )
+    serve.add_argument(
+        "--loop", action="store_true", help="--from: start again at the end (until stopped)"
+    )
     serve.add_argument("--width", type=_positive(int), help="frame width (640, or the source's)")
     serve.add_argument("--height", type=_positive(int), help="frame height (480, or the source's)")
     serve.add_argument("--fps", type=_positive(float), default=30.0, help="frame rate (30)")
@@ -847,6 +1031,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive(float), default=10.0, help="--from: wait per frame (10 s)"
     )
     serve.set_defaults(func=cmd_serve)
+
+    convert = sub.add_parser(
+        "convert",
+        help="re-encode a video file: resize, change the frame rate, cut (with a progress bar)",
+        description="Decode IN and encode it to OUT; the extension of OUT picks the codec and "
+        "container (.mp4/.mkv/.mov/.avi/.ts: H.264; .webm: VP8). Video only: audio is not "
+        "copied. A progress bar goes to stderr, a summary line to stdout.",
+    )
+    convert.add_argument("input", metavar="IN", help="a video file, a URI or a pipeline start")
+    convert.add_argument("output", metavar="OUT", help="the file to write")
+    convert.add_argument("--size", type=_size, metavar="WxH", help="scale to WIDTHxHEIGHT")
+    convert.add_argument("--fps", type=_positive(float), help="change the frame rate")
+    convert.add_argument(
+        "--encoder",
+        default="auto",
+        help="'auto' (hardware if it works, else software) or a gst-launch fragment, "
+        "e.g. 'x264enc speed-preset=slow' or 'avenc_ffv1'",
+    )
+    convert.add_argument("--start", type=_seconds, help="start at SECONDS (or [HH:]MM:SS)")
+    convert.add_argument("--end", type=_seconds, help="stop at SECONDS (or [HH:]MM:SS)")
+    convert.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    convert.add_argument(
+        "--timeout", type=_positive(float), default=30.0, help="wait per frame (30 s)"
+    )
+    convert.set_defaults(func=cmd_convert)
 
     doctor = sub.add_parser(
         "doctor",

@@ -74,6 +74,8 @@ def check_display(pipeline: Any) -> None:
     """
     if display_available():
         return
+    # Python wrappers made now are kept: load GstApp first, so an appsink is a GstApp.AppSink
+    _gi.GstApp()
     needs: list[str] = []
     for element in iterate(pipeline.iterate_recurse()):
         factory = element.get_factory()
