@@ -754,7 +754,8 @@ def _expected(reader: Any, duration_of: Any, start_ns: int, end_ns: Optional[int
     if duration is None or not fps:
         return None
     stop = min(duration, end_ns) if end_ns is not None else duration
-    return max(0, round((stop - start_ns) * fps / 1_000_000_000))
+    frames: int = round((stop - start_ns) * Fraction(fps) / 1_000_000_000)
+    return max(0, frames)
 
 
 # -- doctor --------------------------------------------------------------------------------
