@@ -5,6 +5,9 @@
     python examples/read_video.py clip.mp4 --format GRAY8 --width 320 --height 180
 
 Prints one line per frame (time, shape, mean brightness) and a summary.
+
+Run it from the checkout with the virtual environment active (``source .venv/bin/activate``,
+as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 """
 
 from __future__ import annotations
@@ -52,4 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

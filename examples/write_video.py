@@ -4,6 +4,9 @@ Usage: python examples/write_video.py [OUT_DIR]
 
 Writes OUT_DIR/moving_box.mp4 (video only) and OUT_DIR/with_sound.mkv (video + 440 Hz tone).
 Press Ctrl-C at any time: the files written so far are finalised and playable.
+
+Run it from the checkout with the virtual environment active (``source .venv/bin/activate``,
+as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 """
 
 from __future__ import annotations
@@ -50,4 +53,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

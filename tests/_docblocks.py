@@ -3,8 +3,8 @@
 Rules (also in docs/index.md, "How the documentation is tested"):
 
 * Each page runs in a fresh empty folder, its blocks in order. The page makes the media it
-  reads. The checkout's ``examples/`` folder is linked into that folder, because commands
-  name the example scripts relative to the checkout.
+  reads. The checkout's ``examples/`` and ``.venv/`` are linked into that folder, because
+  commands name them relative to the checkout.
 * ``python`` blocks run one after the other in one Python process with one namespace, as if
   pasted into one interpreter session (a page may define ``pattern()`` once and use it later).
 * ``bash`` / ``sh`` blocks run with ``bash -e -o pipefail``, with the virtual environment's

@@ -127,34 +127,36 @@ def _run_bash(block: Block, folder: Path, env: dict[str, str]) -> None:
 
 
 def _run_server(block: Block, folder: Path, env: dict[str, str]) -> None:
-    """Start a serve-until-Ctrl-C block, fetch its page, Ctrl-C it, expect a clean exit."""
+    """A block that runs until Ctrl-C: start it, wait for its first line of output, fetch
+    the ``http://`` URL it printed (if any), send SIGINT, expect a clean exit."""
     command = (
         [sys.executable, "-c", block.code]
         if block.lang == "python"
         else ["bash", "-e", "-c", f"exec {block.code.strip()}"]
     )
     proc = subprocess.Popen(
-        command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
         line = _readline(proc.stdout, 60) or ""
+        assert line and proc.poll() is None, f"{block.name}: ended early: {line!r}"
         match = re.search(r"(http://\S+)", line)
-        died = proc.stderr.read() if proc.poll() is not None else ""
-        assert match, f"{block.name}: no URL printed: {line!r} {died}"
-        with urllib.request.urlopen(match.group(1), timeout=30) as reply:
-            page = reply.read()
-            assert reply.status == 200
-        assert b"<img" in page or page.startswith(b"\xff\xd8"), page[:200]
+        if match:
+            with urllib.request.urlopen(match.group(1), timeout=30) as reply:
+                page = reply.read()
+                assert reply.status == 200
+            assert b"<img" in page, page[:200]
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        output, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, f"{block.name}: exit code {proc.returncode} after Ctrl-C\n{err}"
-    assert "Traceback" not in err, err
+    # 0, or 130 where the command documents it (gstreamer launch)
+    assert proc.returncode in (0, 130), f"{block.name}: exit code {proc.returncode}\n{output}"
+    assert "Traceback" not in output, output
 
 
 def test_every_page_is_found_and_every_block_has_a_known_language():
@@ -176,6 +178,7 @@ def test_page_blocks_run_as_written(page, tmp_path, request):
     folder = tmp_path / "page"
     folder.mkdir()
     (folder / "examples").symlink_to(ROOT / "examples")
+    (folder / ".venv").symlink_to(os.path.dirname(VENV_BIN))  # for `source .venv/bin/activate`
     env = _base_env()
     session: _Session | None = None
     ran = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -135,3 +136,25 @@ def test_record_example_writes_a_playable_file(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert ffprobe_stream(out, "nb_read_frames")["nb_read_frames"] == "12"
+
+
+@pytest.mark.parametrize("script", ["http_mjpeg.py", "tcp_server.py", "rtsp_server.py"])
+def test_server_examples_exit_cleanly_on_ctrl_c(script):
+    """SIGINT (what Ctrl-C sends) while serving: exit code 130, a one-line note, no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "streaming" / script), "--port", "0", "--seconds", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # it is running
+        assert first, proc.stderr.read() if proc.poll() is not None else "no output"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().endswith("stopped (Ctrl-C)"), err

@@ -8,6 +8,9 @@ Usage::
          queue ! appsink emit-signals=True sync=false"
 
 Written with the seed API (GstContext, GstVideoSource), as in the tutorial.
+
+Run it from the checkout with the virtual environment active (``source .venv/bin/activate``,
+as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 """
 
 from __future__ import annotations
@@ -55,4 +58,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

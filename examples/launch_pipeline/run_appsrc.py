@@ -16,6 +16,9 @@ Usage::
 Width, height, frame rate and format come from the ``caps`` of the pipeline's appsrc (any raw
 video format); every buffer gets a pts and a duration from the frame rate. Written with the
 seed API (GstContext, GstPipeline, gstreamer.utils), as in the tutorial.
+
+Run it from the checkout with the virtual environment active (``source .venv/bin/activate``,
+as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 """
 
 from __future__ import annotations
@@ -170,4 +173,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

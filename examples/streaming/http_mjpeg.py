@@ -2,11 +2,15 @@
 
 python examples/streaming/http_mjpeg.py --port 8080
 curl -o frame.jpg http://127.0.0.1:8080/snapshot.jpg
+
+Run it from the checkout with the virtual environment active (``source .venv/bin/activate``,
+as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from _frames import push_for
 
@@ -27,4 +31,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

@@ -1,11 +1,15 @@
 """Record NumPy frames to an H.264 MP4 (the encoder and muxer follow from the extension).
 
 python examples/streaming/record.py -o out.mp4 && ffprobe out.mp4
+
+Run it from the checkout with the virtual environment active (``source .venv/bin/activate``,
+as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from _frames import pattern
 
@@ -25,4 +29,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

@@ -2,11 +2,15 @@
 
 python examples/streaming/rtsp_server.py --port 8554 [--user me --password secret]
 ffplay -rtsp_transport tcp rtsp://me:secret@127.0.0.1:8554/stream
+
+Run it from the checkout with the virtual environment active (``source .venv/bin/activate``,
+as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from _frames import push_for
 
@@ -40,4 +44,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

@@ -3,11 +3,15 @@
 python examples/streaming/tcp_server.py --port 5000
 ffplay tcp://127.0.0.1:5000
     gst-launch-1.0 tcpclientsrc port=5000 ! decodebin ! videoconvert ! autovideosink
+
+Run it from the checkout with the virtual environment active (``source .venv/bin/activate``,
+as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from _frames import push_for
 
@@ -28,4 +32,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)
