@@ -386,3 +386,16 @@ def test_launch_without_a_display_exits_1_not_a_segfault(tmp_path):
     assert out.returncode == 1, (out.returncode, out.stderr)
     assert out.stderr.count("\n") == 1
     assert out.stderr.startswith("gstreamer launch: error: autovideosink needs a display")
+
+
+def test_fpsdisplaysink_needs_a_display_only_through_its_video_sink(monkeypatch):
+    from gstreamer import NoDisplayError
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(NoDisplayError):
+        GstPipeline("videotestsrc num-buffers=3 ! fpsdisplaysink").startup()
+    ok = GstPipeline("videotestsrc num-buffers=3 ! fpsdisplaysink video-sink=fakesink")
+    ok.startup()
+    ok.wait(30)
+    ok.shutdown()

@@ -84,6 +84,11 @@ def check_display(pipeline: Any) -> None:
             continue
         if element.find_property("display") is not None and element.get_property("display"):
             continue
+        if name == "fpsdisplaysink":  # needs a display only through its video-sink
+            inner = element.get_property("video-sink")
+            inner_factory = inner.get_factory() if inner is not None else None
+            if inner_factory is not None and inner_factory.get_name() not in DISPLAY_SINKS:
+                continue
         if name not in needs:
             needs.append(name)
     if needs:
