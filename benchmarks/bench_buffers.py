@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_buffers.py [--quick] [--repeat 3] [--out FILE]
+    .venv/bin/python benchmarks/bench_buffers.py [--quick] [--repeat 3] [--save [FILE]]
 
 Push: ``appsrc ! fakesink`` fed with ``appsrc.emit("push-buffer", buf)`` where ``buf`` is
 ``gstreamer.utils.ndarray_to_gst_buffer(a)`` (wraps the array) or
@@ -15,8 +15,8 @@ then turns it into an array with ``buffer_to_ndarray`` (a view), ``buffer_to_nda
 
 Methods run in turns, ``--repeat`` times; the median is reported. Targets: zero-copy push
 >= 8x the tobytes path at 1080p; zero-copy push per frame at 4K within 1.5x of 480p; view pull
->= 2x the extract_dup path at 1080p. The markdown table is printed and written to
-``benchmarks/results/buffers.md``.
+>= 2x the extract_dup path at 1080p. The markdown table is printed; ``--save`` also
+writes it to ``benchmarks/results/buffers.md``.
 """
 
 from __future__ import annotations
@@ -157,7 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few frames, one repeat")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "buffers.md")
+    parser.add_argument(
+        "--save",
+        nargs="?",
+        type=Path,
+        const=HERE / "results" / "buffers.md",
+        metavar="FILE",
+        help="also write the table to FILE (default: benchmarks/results/buffers.md)",
+    )
     args = parser.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
     scale = 0.2 if args.quick else 1.0
@@ -221,9 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     table = "\n".join(lines)
     print(table)
-    if not args.quick or args.out != parser.get_default("out"):
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("# bench_buffers.py\n\n" + table + "\n")
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text("# bench_buffers.py\n\n" + table + "\n")
     return 0
 
 

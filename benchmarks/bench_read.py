@@ -2,13 +2,13 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_read.py [--frames 300] [--repeat 3] [--out FILE]
+    .venv/bin/python benchmarks/bench_read.py [--frames 300] [--repeat 3] [--save [FILE]]
 
 The clip is made first with ``gst-launch-1.0 ... x264enc ! mp4mux`` (videotestsrc snow at
 6 Mbit/s, so the decoder has real work). Each method runs ``--repeat`` times, in turns, and
 the median wall time is reported with the CPU time it used. Targets: Reader >= 1.3x PyAV and
-within 10 % of gst-launch (decoding to RGB into fakesink). The markdown table is printed and
-written to ``benchmarks/results/read.md``.
+within 10 % of gst-launch (decoding to RGB into fakesink). The markdown table is printed;
+``--save`` also writes it to ``benchmarks/results/read.md``.
 """
 
 from __future__ import annotations
@@ -198,7 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clip", type=Path, help="use this MP4 instead of generating one")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "read.md")
+    parser.add_argument(
+        "--save",
+        nargs="?",
+        type=Path,
+        const=HERE / "results" / "read.md",
+        metavar="FILE",
+        help="also write the table to FILE (default: benchmarks/results/read.md)",
+    )
     args = parser.parse_args(argv)
     if not shutil.which("gst-launch-1.0"):
         print("gst-launch-1.0 is required", file=sys.stderr)
@@ -293,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     table = "\n".join(lines) + "\n"
     print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table)
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(table)
     return 0
 
 

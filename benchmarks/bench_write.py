@@ -4,7 +4,7 @@ vs gst-launch-1.0, side by side in one run, with the same encoder settings every
 default threads).
 
 Run: .venv/bin/python benchmarks/bench_write.py [--frames 300] [--repeat 3]
-Prints a markdown table and saves it to benchmarks/results/write.md.
+Prints a markdown table; ``--save`` also writes it to benchmarks/results/write.md.
 """
 
 from __future__ import annotations
@@ -199,7 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-save", action="store_true")
+    parser.add_argument(
+        "--save",
+        nargs="?",
+        type=Path,
+        const=RESULTS,
+        metavar="FILE",
+        help="also write the table to FILE (default: benchmarks/results/write.md)",
+    )
     args = parser.parse_args(argv)
     frames = make_frames(args.frames)
     tmp = tempfile.mkdtemp(prefix="bench_write_")
@@ -265,9 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"| {stage} | {wall:.3f} | {cpu_s:.2f} |" for stage, wall, cpu_s in profile]
     table = "\n".join(lines)
     print(table)
-    if not args.no_save:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(table + "\n")
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(table + "\n")
     return 0
 
 

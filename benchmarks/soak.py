@@ -2,14 +2,14 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/soak.py [--quick] [--frames 100000] [--out FILE]
+    .venv/bin/python benchmarks/soak.py [--quick] [--frames 100000] [--save [FILE]]
 
 ``appsrc ! queue ! appsink``: each loop wraps a fresh 64x48 RGB array with
 ``ndarray_to_buffer`` (zero-copy, GstVideoMeta-free), pushes it, pulls the sample and views it
 with ``buffer_to_ndarray``; every 1000th view is kept for a while (so mappings outlive their
 samples) and checked against what was pushed. RSS (from ``/proc/self/status``) is read after
 a warm-up and at the end; the goal is growth < 20 MB with no wrapped array left alive. The
-markdown table is printed and written to ``benchmarks/results/soak.md``.
+markdown table is printed; ``--save`` also writes it to ``benchmarks/results/soak.md``.
 """
 
 from __future__ import annotations
@@ -98,7 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 frames")
     parser.add_argument("--frames", type=int, default=100_000)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "soak.md")
+    parser.add_argument(
+        "--save",
+        nargs="?",
+        type=Path,
+        const=HERE / "results" / "soak.md",
+        metavar="FILE",
+        help="also write the table to FILE (default: benchmarks/results/soak.md)",
+    )
     args = parser.parse_args(argv)
     frames = 10_000 if args.quick else args.frames
     r = run(frames)
@@ -121,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     print(table)
-    if not args.quick or args.out != parser.get_default("out"):
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("# soak.py\n\n" + table + "\n")
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text("# soak.py\n\n" + table + "\n")
     return 0 if ok else 1
 
 

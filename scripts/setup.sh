@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up: Debian packages (apt-get, via sudo when not root) and .venv with the
-# package installed in editable mode plus test dependencies. Quick no-op when all is there.
+# package installed in editable mode plus test, lint, benchmark and docs-site dependencies.
+# Quick no-op when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,5 +45,5 @@ fi
 echo "setup: preparing .venv" >&2
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >&2
-.venv/bin/python -m pip install -q -e ".[test,dev,bench]" >&2
+.venv/bin/python -m pip install -q -e ".[test,dev,bench,docs]" >&2
 echo "$want" > "$stamp"

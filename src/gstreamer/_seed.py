@@ -121,10 +121,12 @@ class GstVideoSink(GstPipeline):
 
     @property
     def video_frmt(self) -> Any:
+        """The frame format as a ``GstVideo.VideoFormat`` (seed API)."""
         return _gi.GstVideo().VideoFormat.from_string(self._format)
 
     @property
     def layout(self) -> Optional[Layout]:
+        """Shape, dtype and caps of the frames (None before startup)."""
         return self._feeder.layout if self._feeder else None
 
     def _caps_string(self) -> str:
@@ -233,6 +235,8 @@ class GstVideoSink(GstPipeline):
     def shutdown(
         self, timeout: float = 10.0, eos: bool = True, *, raise_errors: bool = True
     ) -> None:
+        """Send end-of-stream after the queued frames, wait for it, stop (as
+        ``GstPipeline.shutdown``)."""
         super().shutdown(timeout=timeout, eos=eos, raise_errors=raise_errors)
         self._feeder = None
 

@@ -53,6 +53,7 @@ class Frame:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The array's shape (for a list of planes, the first plane's)."""
         if isinstance(self.data, list):
             return tuple(self.data[0].shape)
         return tuple(self.data.shape)

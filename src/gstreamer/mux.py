@@ -204,18 +204,22 @@ class MuxWriter(_BaseWriter):
 
     @property
     def video_caps(self) -> Optional[str]:
+        """Caps of the video frames (None before the first frame without ``caps=``)."""
         return self._video.caps
 
     @property
     def audio_caps(self) -> Optional[str]:
+        """Caps of the audio samples."""
         return self._audio.caps
 
     @property
     def video_encoder(self) -> Optional[str]:
+        """Factory name of the video encoder (``"x264enc"``); None for pipeline targets."""
         return self._video_encoder.name if self._video_encoder else None
 
     @property
     def audio_encoder(self) -> Optional[str]:
+        """Factory name of the audio encoder (``"avenc_aac"``); None for pipeline targets."""
         return self._audio_encoder.name if self._audio_encoder else None
 
     @property
@@ -225,10 +229,12 @@ class MuxWriter(_BaseWriter):
 
     @property
     def audio_blocks_written(self) -> int:
+        """Audio blocks handed to the pipeline."""
         return self._audio.frames_written
 
     @property
     def dropped(self) -> int:
+        """Video frames and audio blocks dropped by ``backpressure="drop-*"``."""
         return self._video.dropped + self._audio.dropped
 
     def __enter__(self) -> MuxWriter:

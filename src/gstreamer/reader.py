@@ -785,11 +785,13 @@ class Reader(Lifecycle):
 
     @property
     def width(self) -> Optional[int]:
+        """Frame width in pixels (None before the first frame, and for audio)."""
         layout = self._layout
         return layout.width if isinstance(layout, VideoLayout) else None
 
     @property
     def height(self) -> Optional[int]:
+        """Frame height in pixels (None before the first frame, and for audio)."""
         layout = self._layout
         return layout.height if isinstance(layout, VideoLayout) else None
 
