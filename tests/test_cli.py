@@ -605,3 +605,19 @@ def test_serve_loop_repeats_the_file(tmp_path, capsys):
     assert "served 10 frames" in capsys.readouterr().err
     assert cli.main(["serve", "http", "--port", "0", "--loop", "-n", "1"]) == 2
     assert "give --from" in capsys.readouterr().err
+
+
+def test_doctor_tells_the_truth_about_display_sinks(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert cli.main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "display: none (DISPLAY and WAYLAND_DISPLAY are unset)" in out
+    assert re.search(
+        r"autovideosink +ok +\(installed; no display, so it raises NoDisplayError\)", out
+    )
+    monkeypatch.setenv("DISPLAY", ":7391")  # set, but no X server there
+    assert cli.main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "display: X11 :7391: CANNOT BE OPENED" in out
+    assert "autovideosink    ok  (installed, but the display cannot be opened)" in out

@@ -49,3 +49,14 @@ def test_default_pipeline_displays_in_an_x_window(xvfb, tmp_path):
     assert "pushed 45 buffers" in rest
     if shot.exists():
         assert shot.stat().st_size > 0
+
+
+def test_doctor_opens_a_real_display(xvfb):
+    env = dict(os.environ, DISPLAY=xvfb)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gstreamer", "doctor"], env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"display: X11 {xvfb}: ok (opened by ximagesink)" in proc.stdout
+    assert re.search(r"autovideosink +ok\n", proc.stdout)
