@@ -621,3 +621,28 @@ def test_doctor_tells_the_truth_about_display_sinks(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "display: X11 :7391: CANNOT BE OPENED" in out
     assert "autovideosink    ok  (installed, but the display cannot be opened)" in out
+
+
+def test_convert_ctrl_c_finishes_the_file_and_exits_130(tmp_path):
+    out = tmp_path / "live.mp4"
+    proc = subprocess.Popen(
+        [PY, "-m", "gstreamer", "convert",
+         "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=30/1",
+         str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the writer opened the file: frames are flowing
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted; finishing the file" in err
+    assert stdout.startswith("converted ")
+    assert int(ffprobe_stream(out, "nb_read_frames")["nb_read_frames"]) > 0

@@ -474,6 +474,31 @@ def _interrupts_raise() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def _interrupts_set(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` instead of raising.
+
+    For loops that call into GStreamer all the time (serve, convert): a KeyboardInterrupt
+    raised while PyGObject is inside a call (a signal emission such as ``push-buffer``)
+    comes out as a RuntimeError with a traceback, so the loop checks the flag instead.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def interrupt(signum: int, frame: Any) -> None:
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _run_launch(args: argparse.Namespace, pipeline: Any, counters: list[_FrameCounter]) -> int:
     from .errors import TimeoutError
 
@@ -597,8 +622,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else:
             width, height = args.width or 640, args.height or 480
         server = _make_server(args, width, height, fps)
-        with _interrupts_raise():
-            return _serve_loop(args, server, reader, first, fps)
+        return _serve_loop(args, server, reader, first, fps)
     finally:
         if reader is not None:
             reader.close()
@@ -610,14 +634,15 @@ def _serve_loop(
     pattern = _Pattern(server.width, server.height) if reader is None else None
     period = 1.0 / float(fps)
     sent = 0
-    with server, contextlib.ExitStack() as opened:
+    stop = threading.Event()
+    with server, contextlib.ExitStack() as opened, _interrupts_set(stop):
         print(f"serving {server.url} ({server.width}x{server.height} @ {float(fps):g} fps)")
         sys.stdout.flush()
         start = time.monotonic()
         rate = _Rate(sys.stderr, "frames", every=5.0)
         try:
             i = 0
-            while True:
+            while not stop.is_set():
                 if args.num_buffers is not None and i >= args.num_buffers:
                     break
                 if args.duration is not None and time.monotonic() - start >= args.duration:
@@ -635,14 +660,16 @@ def _serve_loop(
                         break
                     frame = np.asarray(got.data)
                 delay = start + i * period - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+                if delay > 0 and stop.wait(delay):
+                    break
                 if server.push(frame):
                     sent += 1
                 i += 1
                 if not args.quiet:
                     rate.update(i)
         except KeyboardInterrupt:
+            stop.set()
+        if stop.is_set():
             print("gstreamer: interrupted, stopping the server", file=sys.stderr)
         if not args.quiet:
             rate.finish()
@@ -707,9 +734,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     ) as reader:
         bar: Optional[ProgressBar] = None
         writer: Optional[Writer] = None
+        stop = threading.Event()
         try:
-            with _interrupts_raise():
+            with _interrupts_set(stop):
                 for frame in reader:
+                    if stop.is_set():
+                        break
                     pts = frame.pts if frame.pts is not None else 0
                     if pts < start_ns:
                         continue
@@ -727,8 +757,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
                     if bar is not None:
                         bar(written)
         except KeyboardInterrupt:
-            print("gstreamer: interrupted; finishing the file", file=sys.stderr)
+            stop.set()
         finally:
+            if stop.is_set():
+                print("gstreamer: interrupted; finishing the file", file=sys.stderr)
             if writer is not None:
                 writer.close()  # finalises the file, also after Ctrl-C or an error
             if bar is not None:
@@ -743,7 +775,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         f"to {args.output} with {writer.encoder or 'the given pipeline'} in {elapsed:.2f} s "
         f"({written / max(elapsed, 1e-9):.1f} fps)"
     )
-    return 0
+    return 130 if stop.is_set() else 0
 
 
 def _expected(reader: Any, duration_of: Any, start_ns: int, end_ns: Optional[int]) -> Optional[int]:
