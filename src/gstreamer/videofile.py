@@ -213,6 +213,7 @@ class VideoFile:
 
     @property
     def path(self) -> str:
+        """The file this object reads."""
         return self._index_path
 
     @property
@@ -507,6 +508,7 @@ class VideoFile:
 
     @property
     def closed(self) -> bool:
+        """True after :meth:`close`."""
         return self._closed
 
     def __enter__(self) -> VideoFile:
