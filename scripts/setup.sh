@@ -45,5 +45,7 @@ fi
 echo "setup: preparing .venv" >&2
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >&2
-.venv/bin/python -m pip install -q -e ".[test,dev,bench,docs]" >&2
+# ray and torch are optional extras; the tests of gstreamer.ray / gstreamer.torch need them.
+# torch from PyPI is the CUDA build (large, cached by pip after the first install).
+.venv/bin/python -m pip install -q -e ".[test,dev,bench,docs,ray,torch]" >&2
 echo "$want" > "$stamp"

@@ -34,6 +34,7 @@ from .errors import (
     TimeoutError,
 )
 from .frame import Frame, GstBuffer
+from .multireader import Batch, MultiReader
 from .mux import MuxWriter
 from .pipeline import GstPipeline
 from .probe import AudioInfo, MediaInfo, StreamInfo, VideoInfo, probe
@@ -47,6 +48,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AudioInfo",
     "AudioWriter",
+    "Batch",
     "BufferError",
     "CapsError",
     "ClosedError",
@@ -63,6 +65,7 @@ __all__ = [
     "LifecycleError",
     "MediaInfo",
     "MissingElementError",
+    "MultiReader",
     "MuxWriter",
     "NegotiationError",
     "NoDisplayError",

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _gi
 from ._time import SECOND, FrameRate, fps_fraction
-from .buffers import ndarray_to_buffer
+from .buffers import _has_array_protocol, ndarray_to_buffer
 from .caps import AudioLayout, Layout, VideoLayout, audio_caps, layout_from_caps, video_caps
 from .errors import CapsError, ClosedError, LifecycleError, TimeoutError
 from .frame import Frame
@@ -48,9 +48,14 @@ def as_array(data: Any, kind: str) -> Any:
     if isinstance(data, Gst.Buffer):
         return data
     try:
+        if hasattr(data, "__dlpack__") and not _has_array_protocol(data):
+            return np.from_dlpack(data)  # zero-copy; CPU memory only
         return np.asarray(data)
-    except Exception as exc:  # pragma: no cover - numpy's message is good enough
-        raise CapsError(f"cannot make a {kind} array from {type(data).__name__}") from exc
+    except Exception as exc:
+        raise CapsError(
+            f"cannot make a {kind} array from {type(data).__name__}: {exc} (arrays must be in "
+            "CPU memory, e.g. tensor.cpu(); tensors that require grad need .detach())"
+        ) from exc
 
 
 def unpack(frame: Any) -> tuple[Any, Optional[int], Optional[int]]:

@@ -6,7 +6,10 @@ call that needs it runs :func:`ensure_init`, which is idempotent and thread-safe
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+import time
 from types import ModuleType
 from typing import Any
 
@@ -91,7 +94,54 @@ def _init_gst() -> None:
 
     if not Gst.is_initialized():
         Gst.init(None)
+    _prepare_for_fork()
     _initialised = True
+
+
+# -- fork ------------------------------------------------------------------------------------
+#
+# GLib's thread pools, where GStreamer's streaming threads come from, keep a finished thread
+# waiting half a second for new work (then, by default, among the process-wide unused
+# threads). A forked child (a torch DataLoader worker) inherits the pools' books but not their
+# threads: work handed to a thread that "waits" is never done, and the child's first pipeline
+# hangs. Therefore, once GStreamer is initialised, unused threads are not kept process-wide,
+# and before a fork we wait (at most a second) for the waiting threads of finished pipelines
+# to end: GLib names pool threads "pool-...", GstTask renames them "<element>:<pad>".
+# Pipelines still running at the fork keep their threads (the wait then lasts the whole
+# second); they belong to the parent and the child must not touch them (see
+# gstreamer._index.CursorCache).
+
+_FORK_WAIT = 1.0
+
+
+def _prepare_for_fork() -> None:
+    if not hasattr(os, "register_at_fork"):  # pragma: no cover - not POSIX
+        return
+    from gi.repository import GLib
+
+    GLib.ThreadPool.set_max_unused_threads(0)
+    os.register_at_fork(before=_before_fork)
+
+
+def _pool_threads() -> int:
+    """Threads of this process that GLib's pools or GStreamer's tasks may hold."""
+    count = 0
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        count += name.startswith("pool-") or ":" in name
+    return count
+
+
+def _before_fork() -> None:
+    with contextlib.suppress(Exception):
+        module("GLib").ThreadPool.stop_unused_threads()
+        deadline = time.monotonic() + _FORK_WAIT
+        while _pool_threads() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 def ensure_init() -> Any:

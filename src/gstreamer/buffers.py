@@ -248,9 +248,20 @@ def live_wrapped_arrays() -> int:
     return len(_alive)
 
 
+def _has_array_protocol(data: Any) -> bool:
+    """True for objects NumPy converts itself (``__array_interface__`` or ``__array__``).
+
+    Objects with only ``__dlpack__`` go through :func:`numpy.from_dlpack` instead; torch
+    tensors have both and take NumPy's path, which shares their memory as well.
+    """
+    return hasattr(data, "__array_interface__") or hasattr(data, "__array__")
+
+
 def _as_array(data: Any) -> np.ndarray:
     if isinstance(data, np.ndarray):
         return data
+    if hasattr(data, "__dlpack__") and not _has_array_protocol(data):
+        return np.from_dlpack(data)  # zero-copy; CPU memory only
     if hasattr(data, "__array_interface__") or hasattr(data, "__array__"):
         return np.asarray(data)
     try:

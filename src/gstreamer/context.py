@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from types import TracebackType
@@ -51,6 +52,26 @@ def _uninstall_hook() -> None:
     if _hook_users <= 0 and sys.excepthook is _excepthook:
         sys.excepthook = _previous_excepthook or sys.__excepthook__
         _previous_excepthook = None
+
+
+def _forget_loops_after_fork() -> None:
+    """In a forked child: the parent's loop threads do not exist here, so no loop runs.
+
+    Without this, pipelines made in the child (a ``DataLoader`` worker) would add bus
+    watches for a main loop that nobody iterates.
+    """
+    global _running_lock, _hook_users, _previous_excepthook
+    _running_lock = threading.Lock()  # the parent may have held it while forking
+    _running.clear()
+    _loop_threads.clear()
+    _hook_users = 0
+    if sys.excepthook is _excepthook:
+        sys.excepthook = _previous_excepthook or sys.__excepthook__
+    _previous_excepthook = None
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_forget_loops_after_fork)
 
 
 def main_loop_running() -> bool:

@@ -58,13 +58,54 @@ class Frame:
             return tuple(self.data[0].shape)
         return tuple(self.data.shape)
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    def _array(self) -> np.ndarray:
         if isinstance(self.data, list):
             raise TypeError("a planar frame is a list of planes; use frame.data")
-        arr = self.data
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = self._array()
         if dtype is not None:
             arr = arr.astype(dtype)
         return np.array(arr, copy=True) if copy else arr
+
+    def __dlpack__(
+        self,
+        *,
+        stream: Any = None,
+        max_version: Optional[tuple[int, int]] = None,
+        dl_device: Any = None,
+        copy: Optional[bool] = None,
+    ) -> Any:
+        """Export the frame through DLPack: ``np.from_dlpack(frame)``, ``torch.from_dlpack(frame)``.
+
+        The consumer shares the frame's memory (no copy). A frame read without ``copy=True``
+        is a read-only view of GStreamer's buffer, which only DLPack 1.0 consumers (NumPy 2,
+        PyTorch 2.5 and later) can take: they mark it read-only (NumPy) or must not write to
+        it (PyTorch tensors have no read-only flag). Older consumers get :class:`BufferError`;
+        read with ``copy=True`` for them.
+
+        Raises
+        ------
+        TypeError
+            The frame is a list of planes (see :attr:`data`).
+        BufferError
+            The consumer asked for something the array cannot give (see above).
+        """
+        kwargs: dict[str, Any] = {}
+        if stream is not None:
+            kwargs["stream"] = stream
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        return self._array().__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """``(1, 0)``: frames are in CPU memory (``kDLCPU``, device 0)."""
+        return (1, 0)
 
 
 # The seed library's name for the same thing.
