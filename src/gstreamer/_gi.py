@@ -109,7 +109,7 @@ def _init_gst() -> None:
 # to end: GLib names pool threads "pool-...", GstTask renames them "<element>:<pad>".
 # Pipelines still running at the fork keep their threads (the wait then lasts the whole
 # second); they belong to the parent and the child must not touch them (see
-# gstreamer._index.CursorCache).
+# gstreamer._clips.FileCache).
 
 _FORK_WAIT = 1.0
 

@@ -329,10 +329,12 @@ class MultiReader:
 
     @property
     def batches_read(self) -> int:
+        """Batches returned so far."""
         return self._batches
 
     @property
     def closed(self) -> bool:
+        """True after :meth:`close`."""
         return self._state is State.CLOSED
 
     @property

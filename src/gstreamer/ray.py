@@ -29,9 +29,12 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ._index import Cursor, VideoIndex, scan
+from . import _gi
+from ._clips import end_times, frame_rate
 from .errors import GstNotAvailableError
+from .index import FrameIndex, frame_index
 from .reader import Reader
+from .videofile import VideoFile
 from .writer import Writer
 
 try:
@@ -134,24 +137,28 @@ class VideoDatasource(Datasource):  # type: ignore[misc]
         self.format = format
         self.min_frames_per_task = max(1, int(min_frames_per_task))
         self.frames_per_block = max(1, int(frames_per_block))
-        self.indices: list[VideoIndex] = [scan(path) for path in self.paths]
+        self.indices: list[FrameIndex] = [frame_index(path) for path in self.paths]
         self._channels = {"GRAY8": 1, "RGBA": 4, "BGRA": 4, "RGBx": 4, "BGRx": 4}.get(format, 3)
 
-    def frame_numbers(self, index: VideoIndex) -> np.ndarray:
+    def frame_numbers(self, index: FrameIndex) -> np.ndarray:
         """The source frame numbers read from a file: every ``stride``-th one with ``fps``.
 
         As ``ray.data.read_videos``: ``stride = max(1, round(source_fps / fps))``, and the
         rows keep the source frame numbers.
         """
         n = len(index)
-        if self.fps is None or index.fps is None:
+        source = frame_rate(index)
+        if self.fps is None or source is None:
             return np.arange(n, dtype=np.int64)
-        stride = max(1, round(float(index.fps) / float(self.fps)))
+        stride = max(1, round(float(source) / float(self.fps)))
         return np.arange(0, n, stride, dtype=np.int64)
 
-    def _row_bytes(self, index: VideoIndex) -> Optional[int]:
+    def _row_bytes(self, index: FrameIndex) -> Optional[int]:
         """Bytes of one decoded frame (None when the file's caps did not say its size)."""
-        width, height = self.size if self.size is not None else (index.width, index.height)
+        if self.size is not None:
+            width, height = self.size
+        else:
+            width, height = _coded_size(index)
         return width * height * self._channels if width and height else None
 
     def estimate_inmemory_data_size(self) -> Optional[int]:
@@ -188,7 +195,7 @@ class VideoDatasource(Datasource):  # type: ignore[misc]
         return tasks
 
     def _task(
-        self, index: VideoIndex, rows: np.ndarray, per_task_row_limit: Optional[int]
+        self, index: FrameIndex, rows: np.ndarray, per_task_row_limit: Optional[int]
     ) -> ReadTask:
         row_bytes = self._row_bytes(index)
         metadata = BlockMetadata(
@@ -210,33 +217,41 @@ class VideoDatasource(Datasource):  # type: ignore[misc]
 
 
 def _read_rows(
-    index: VideoIndex,
+    index: FrameIndex,
     rows: np.ndarray,
     options: tuple[Optional[tuple[int, int]], str, bool, bool],
     frames_per_block: int,
 ) -> Iterator[Block]:
     """Decode source frames ``rows`` (ascending) of one file, yielding blocks."""
     size, format, include_timestamps, include_paths = options
-    cursor = Cursor(index, size=size, format=format)
+    width, height = size if size is not None else (None, None)
+    video = VideoFile(index.path, format, width, height)
+    ends = end_times(index)
     try:
         for start in range(0, len(rows), frames_per_block):
             chunk = rows[start : start + frames_per_block]
-            first, last = int(chunk[0]), int(chunk[-1])
-            decoded = cursor.read(first, last - first + 1)
             batch: dict[str, Any] = {
-                "frame": np.stack([decoded[int(i) - first] for i in chunk]),
+                "frame": video.get_batch(chunk.tolist()),
                 "frame_index": chunk.astype(np.int64),
             }
             if include_timestamps:
-                begin = index.pts[chunk] / 1e9
-                batch["frame_timestamp"] = np.stack(
-                    [begin, begin + index.durations[chunk] / 1e9], axis=1
-                )
+                batch["frame_timestamp"] = np.stack([index.times[chunk], ends[chunk]], axis=1)
             if include_paths:
                 batch["path"] = np.array([index.path] * len(chunk), dtype=object)
             yield BlockAccessor.batch_to_block(batch)
     finally:
-        cursor.close()
+        video.close()
+
+
+def _coded_size(index: FrameIndex) -> tuple[int, int]:
+    """``(width, height)`` from the caps of the coded stream, ``(0, 0)`` when absent."""
+    caps = _gi.Gst().Caps.from_string(index.caps) if index.caps else None
+    if caps is None or caps.get_size() == 0:
+        return (0, 0)
+    structure = caps.get_structure(0)
+    ok_w, width = structure.get_int("width")
+    ok_h, height = structure.get_int("height")
+    return (width, height) if ok_w and ok_h else (0, 0)
 
 
 def read_videos(

@@ -11,11 +11,12 @@
 
 Needs the ``torch`` extra: ``pip install 'gstreamer-numpy[torch]'``.
 
-The files are indexed when the dataset is made (demuxed, not decoded: fast). Items are read
-lazily: each process (the main one, or each ``DataLoader`` worker, forked or spawned) opens
-its own readers on first use, keeps one per file and seeks only when an item does not follow
-the previous one. A dataset pickles without its readers, and a forked worker never touches
-the readers of its parent.
+The files are indexed when the dataset is made (demuxed, not decoded: fast; see
+:func:`gstreamer.index.frame_index`). Items are read lazily through
+:class:`~gstreamer.VideoFile`: each process (the main one, or each ``DataLoader`` worker,
+forked or spawned) opens its own on first use, keeps one per file and seeks only when an item
+does not follow the previous one. A dataset pickles without its readers, and a forked worker
+never touches the readers of its parent.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ._index import CursorCache, VideoIndex, scan
+from ._clips import FileCache, resampled
 from .errors import GstNotAvailableError
+from .index import FrameIndex, frame_index
 
 try:
     import torch
@@ -63,21 +65,18 @@ class _VideoDataset(Dataset):  # type: ignore[type-arg]
         self.fps = fps
         self.size = None if size is None else (int(size[0]), int(size[1]))
         self.format = format
-        self.indices: list[VideoIndex] = [scan(p) for p in self.paths]
+        self.indices: list[FrameIndex] = [frame_index(p) for p in self.paths]
         # source frame numbers of each file at ``fps`` (all of them when fps is None)
-        self.frames: list[np.ndarray] = [ix.resampled(fps) for ix in self.indices]
-        self._cursors = CursorCache(self.size, format)
+        self.frames: list[np.ndarray] = [resampled(ix, fps) for ix in self.indices]
+        self._files = FileCache(self.size, format)
 
     def _read(self, file: int, wanted: np.ndarray) -> np.ndarray:
-        """Source frames ``wanted`` (ascending) of file ``file`` as ``(T, H, W, C)``."""
-        cursor = self._cursors.get(self.indices[file])
-        first, last = int(wanted[0]), int(wanted[-1])
-        frames = cursor.read(first, last - first + 1)
-        return np.stack([frames[int(i) - first] for i in wanted])
+        """Source frames ``wanted`` of file ``file`` as ``(T, H, W, C)``."""
+        return self._files.get(self.paths[file]).get_batch(wanted.tolist())
 
     def close(self) -> None:
         """Stop this process's readers (they are opened again when needed)."""
-        self._cursors.close()
+        self._files.close()
 
 
 class VideoClips(_VideoDataset):
