@@ -9,7 +9,10 @@ from _indexed import make_clip, read_index
 import gstreamer
 from gstreamer import context
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork"),
+]
 
 
 def _in_child(clip) -> int:
