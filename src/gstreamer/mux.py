@@ -43,6 +43,8 @@ class MuxWriter(_BaseWriter):
         default float32), ``encoder``.
     backpressure, max_buffers, timeout, copy
         As for :class:`Writer`, per input.
+    handle_sigterm : bool, optional
+        As for :class:`Writer`.
 
     Examples
     --------
@@ -64,6 +66,7 @@ class MuxWriter(_BaseWriter):
         max_buffers: int = 4,
         timeout: float = 10.0,
         copy: bool = False,
+        handle_sigterm: Optional[bool] = None,
     ) -> None:
         video = dict(video or {})
         audio = dict(audio or {})
@@ -72,7 +75,7 @@ class MuxWriter(_BaseWriter):
         description = self._describe(
             target, video.pop("encoder", "auto"), audio.pop("encoder", "auto")
         )
-        super().__init__(description, timeout)
+        super().__init__(description, timeout, handle_sigterm)
         self._target = target
         rate = int(audio.pop("rate", 48000))
         channels = int(audio.pop("channels", 2))

@@ -31,12 +31,13 @@ import logging
 import os
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Sized
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
-from . import _gi
+from . import _gi, _signals
 from ._appsrc import AppSrcFeeder, as_array, unpack
 from ._lifecycle import Lifecycle, State, weak_method
 from ._progress import ProgressCallback, finish, progress_hook
@@ -71,6 +72,15 @@ __all__ = [
 ]
 
 log = logging.getLogger("gstreamer.writer")
+
+#: Default of ``handle_sigterm=``: while a writer is open, SIGTERM is handled like Ctrl-C
+#: (``KeyboardInterrupt`` in the main thread, after any handler you installed) so that ``with``
+#: blocks finish their files. Set to False to keep SIGTERM's default action everywhere.
+HANDLE_SIGTERM = True
+
+#: Seconds an abandoned writer (dropped without ``close()``) waits for end-of-stream when it
+#: is garbage-collected, so that its file is complete.
+ABANDONED_EOS_TIMEOUT = 2.0
 
 
 def is_description(target: Union[str, os.PathLike[str]]) -> bool:
@@ -124,13 +134,17 @@ _ENCODER_QUEUE = "queue max-size-buffers=3 max-size-bytes=0 max-size-time=0"
 class _BaseWriter(Lifecycle):
     """Lifecycle shared by the writers: lazy start, error checks, close and ``with``."""
 
-    def __init__(self, description: str, timeout: float) -> None:
+    def __init__(
+        self, description: str, timeout: float, handle_sigterm: Optional[bool] = None
+    ) -> None:
         self.timeout = float(timeout)
         self._pipeline = GstPipeline(description, on_init=weak_method(self._attach_feeders))
         self._state = State.NEW
         self._lock = threading.RLock()
         self._inputs: dict[str, AppSrcFeeder] = {}
         self._path: Optional[str] = getattr(self, "_path", None)  # a file target
+        self._handle_sigterm = HANDLE_SIGTERM if handle_sigterm is None else handle_sigterm
+        self._finalizer: Optional[weakref.finalize[Any, Any]] = None
 
     def _attach_feeders(self, pipeline: GstPipeline) -> None:
         """``on_init``: find each input's appsrc (by name) and attach its feeder."""
@@ -146,7 +160,8 @@ class _BaseWriter(Lifecycle):
                     f"{type(self).__name__} needs an appsrc named {name!r} in "
                     f"{pipeline.command!r}; found appsrcs {names}"
                 )
-            feeder.attach(match[0], self._check)
+            # weak: the feeder (kept by this writer) must not keep the writer alive
+            feeder.attach(match[0], weak_method(self._check))
         if self._path is not None:
             self._fit_odd_sizes(pipeline)
 
@@ -205,6 +220,11 @@ class _BaseWriter(Lifecycle):
                 self._remove_empty_file()
                 raise
             self._state = State.OPEN
+            release = _signals.hold() if self._handle_sigterm else _no_release
+            # no reference to self: an abandoned writer is collected, then its file finished
+            self._finalizer = weakref.finalize(
+                self, _finish_abandoned, self._pipeline, release, type(self).__name__
+            )
             log.debug("%s started: %s", type(self).__name__, self._pipeline.command)
 
     def _check(self) -> None:
@@ -271,21 +291,43 @@ class _BaseWriter(Lifecycle):
             log.debug("%s closed before its pipeline started", type(self).__name__)
             self._closed_before_start()
             return
+        finalizer = self._finalizer
+        detached = finalizer.detach() if finalizer is not None else None
         try:
             self._pipeline.shutdown(timeout=self.timeout, eos=True, raise_errors=True)
         finally:
             self._remove_empty_file()
+            if detached is not None:
+                _, _, (_, release, _), _ = detached
+                release()  # the SIGTERM guard
 
     def _closed_before_start(self) -> None:
         """Hook: what to say when the writer closes before its pipeline started."""
 
-    def __del__(self) -> None:
-        if getattr(self, "_state", State.CLOSED) is State.OPEN:
-            log.warning("%s was not closed; the file may be incomplete", type(self).__name__)
-            try:
-                self._pipeline.shutdown(timeout=1.0, eos=False, raise_errors=False)
-            except Exception:
-                log.debug("shutdown in __del__ failed", exc_info=True)
+
+def _no_release() -> None:
+    return None
+
+
+def _finish_abandoned(pipeline: GstPipeline, release: Callable[[], None], name: str) -> None:
+    """Finaliser of a writer dropped (or left at exit) without ``close()``: finish the file
+    with a short deadline, stop the threads, release the SIGTERM guard.
+
+    The garbage collector may run it in any thread, GStreamer's streaming threads included,
+    where stopping a pipeline could deadlock: there it hands the work to a new thread.
+    """
+    if isinstance(threading.current_thread(), threading._DummyThread):
+        threading.Thread(
+            target=_finish_abandoned, args=(pipeline, release, name), name="Writer-finaliser"
+        ).start()
+        return
+    log.warning("%s was not closed; finishing it now (end-of-stream)", name)
+    try:
+        pipeline.shutdown(timeout=ABANDONED_EOS_TIMEOUT, eos=True, raise_errors=False)
+    except Exception:  # pragma: no cover - best effort at garbage collection
+        log.debug("shutdown of an abandoned %s failed", name, exc_info=True)
+    finally:
+        release()
 
 
 class _SingleInputWriter(_BaseWriter):
@@ -298,10 +340,11 @@ class _SingleInputWriter(_BaseWriter):
         target: Union[str, os.PathLike[str]],
         encoder: str,
         timeout: float,
+        handle_sigterm: Optional[bool] = None,
         **options: Any,
     ) -> None:
         self._encoder: Optional[EncoderChoice] = None
-        super().__init__(self._describe(target, encoder), timeout)
+        super().__init__(self._describe(target, encoder), timeout, handle_sigterm)
         self._target = target
         self._input = AppSrcFeeder(self._KIND, name="src", **options)
         self._inputs = {"src": self._input}
@@ -382,6 +425,16 @@ class Writer(_SingleInputWriter):
         Copy each array. By default the pipeline reads the array itself after
         :meth:`write` returns, so do not modify it in place afterwards (write a new array
         per frame, or pass ``copy=True``).
+    handle_sigterm : bool, optional
+        While the writer is open, handle SIGTERM like Ctrl-C (``KeyboardInterrupt`` in the
+        main thread, after any SIGTERM handler you installed) so ``with`` blocks finish the
+        file. Default: :data:`HANDLE_SIGTERM` (True). False keeps SIGTERM's action as it is.
+
+    Notes
+    -----
+    A writer dropped without :meth:`close` is garbage-collected like any object; its
+    finaliser then sends end-of-stream and waits up to :data:`ABANDONED_EOS_TIMEOUT`
+    seconds, so the file is complete (and it logs a warning: call :meth:`close`).
     """
 
     def __init__(
@@ -397,11 +450,13 @@ class Writer(_SingleInputWriter):
         live: bool = False,
         timeout: float = 10.0,
         copy: bool = False,
+        handle_sigterm: Optional[bool] = None,
     ) -> None:
         super().__init__(
             target,
             encoder,
             timeout,
+            handle_sigterm,
             fps=fps,
             format=format,
             caps=caps,
@@ -476,7 +531,7 @@ class AudioWriter(_SingleInputWriter):
         Channel count (default: from the first array).
     format : str, optional
         Raw sample format (``"S16LE"``, ``"F32LE"``...; default: from the array's dtype).
-    caps, encoder, backpressure, max_buffers, live, timeout, copy
+    caps, encoder, backpressure, max_buffers, live, timeout, copy, handle_sigterm
         As for :class:`Writer`.
     """
 
@@ -496,11 +551,13 @@ class AudioWriter(_SingleInputWriter):
         live: bool = False,
         timeout: float = 10.0,
         copy: bool = False,
+        handle_sigterm: Optional[bool] = None,
     ) -> None:
         super().__init__(
             target,
             encoder,
             timeout,
+            handle_sigterm,
             rate=rate,
             channels=channels,
             format=format,

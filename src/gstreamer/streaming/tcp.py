@@ -15,7 +15,13 @@ class TcpServer(PipelineServer):
     """H.264 in MPEG-TS (or Matroska) served over TCP with ``tcpserversink``.
 
     Any number of clients may connect and disconnect while frames are pushed; each one
-    starts at the next keyframe (one per second). Pushing never waits for clients.
+    starts at the latest keyframe (one per second). Pushing never waits for clients.
+
+    Slow clients: each client has a queue of encoded data waiting to be sent. When it holds
+    more than ``client_soft_limit`` bytes, the client skips to the newest keyframe (it loses
+    frames, the others do not); more than ``client_max_bytes`` bytes, or nothing sent to it
+    for ``client_timeout`` seconds, and it is disconnected. The memory a client can hold is
+    therefore bounded by ``client_max_bytes``, whatever the client does.
 
     Parameters
     ----------
@@ -32,6 +38,12 @@ class TcpServer(PipelineServer):
     container : {"mpegts", "matroska"}
     bitrate : int, optional
         H.264 bit rate in kbit/s.
+    client_soft_limit : int
+        Bytes queued for one client before it skips ahead to the newest keyframe.
+    client_max_bytes : int
+        Bytes queued for one client before it is disconnected.
+    client_timeout : float
+        Seconds a client may take nothing before it is disconnected (0: never).
 
     Examples
     --------
@@ -53,8 +65,21 @@ class TcpServer(PipelineServer):
         host: str = "127.0.0.1",
         container: str = "mpegts",
         bitrate: Optional[int] = None,
+        client_soft_limit: int = 2_000_000,
+        client_max_bytes: int = 8_000_000,
+        client_timeout: float = 10.0,
     ) -> None:
         super().__init__(width, height, fps, format)
+        if not 0 < int(client_soft_limit) <= int(client_max_bytes):
+            raise ValueError(
+                "need 0 < client_soft_limit <= client_max_bytes, got "
+                f"{client_soft_limit} and {client_max_bytes}"
+            )
+        if client_timeout < 0:
+            raise ValueError(f"client_timeout must be >= 0 seconds, got {client_timeout}")
+        self.client_soft_limit = int(client_soft_limit)
+        self.client_max_bytes = int(client_max_bytes)
+        self.client_timeout = float(client_timeout)
         if container not in ("mpegts", "matroska"):
             raise ValueError(f"container must be 'mpegts' or 'matroska', got {container!r}")
         self.host = check_host(host)
@@ -68,7 +93,11 @@ class TcpServer(PipelineServer):
             f"videoconvert ! {live_encoder('h264', self.fps, bitrate=self.bitrate)} ! "
             f"h264parse config-interval=-1 ! {mux} ! "
             f"tcpserversink name=tcpsink host={self.host} port={self._port} sync=false "
-            "recover-policy=keyframe sync-method=latest-keyframe"
+            "sync-method=latest-keyframe "
+            # the slow-client policy (see the class docstring): bytes per client
+            f"unit-format=bytes units-soft-max={self.client_soft_limit} "
+            f"units-max={self.client_max_bytes} recover-policy=keyframe "
+            f"timeout={int(self.client_timeout * 1e9)}"
         )
 
     def _ready(self) -> bool:
