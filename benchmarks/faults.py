@@ -14,15 +14,12 @@ busy machine are noisy.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from faults import _probe  # noqa: E402
+from faults import _probe
 
 
 def tcp(args: argparse.Namespace) -> bool:

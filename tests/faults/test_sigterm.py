@@ -60,7 +60,7 @@ def test_sigterm_during_with_writer_loses_no_frame(tmp_path, trial):
 
 @pytest.mark.e2e
 def test_opt_out_keeps_sigterm_default(tmp_path):
-    written, in_file, code = _run_and_terminate(tmp_path / "x.mp4", after=10, handle=False)
+    _, in_file, code = _run_and_terminate(tmp_path / "x.mp4", after=10, handle=False)
     assert code == -signal.SIGTERM
     assert in_file == 0  # killed at once: the MP4 has no index (why the default is on)
 
@@ -105,9 +105,8 @@ def test_sigterm_raises_keyboard_interrupt_while_open(tmp_path):
 
     from gstreamer import Writer
 
-    with pytest.raises(KeyboardInterrupt):
-        with Writer(tmp_path / "a.mp4", fps=30) as writer:
-            writer.write(np.zeros((48, 64, 3), np.uint8))
-            os.kill(os.getpid(), signal.SIGTERM)
-            writer.write(np.zeros((48, 64, 3), np.uint8))  # not reached on CPython
+    with pytest.raises(KeyboardInterrupt), Writer(tmp_path / "a.mp4", fps=30) as writer:
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+        os.kill(os.getpid(), signal.SIGTERM)
+        writer.write(np.zeros((48, 64, 3), np.uint8))  # not reached on CPython
     assert frames_in(tmp_path / "a.mp4") == 1
