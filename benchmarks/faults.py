@@ -14,6 +14,8 @@ busy machine are noisy.
 from __future__ import annotations
 
 import argparse
+import gc
+import tempfile
 import sys
 from pathlib import Path
 
@@ -43,12 +45,75 @@ def tcp(args: argparse.Namespace) -> bool:
     return ratio >= 0.9 and growth < 10
 
 
+def writers(args: argparse.Namespace) -> bool:
+    import weakref
+
+    import numpy as np
+
+    from gstreamer import Writer
+
+    def abandon(path: Path) -> "weakref.ref[Writer]":
+        writer = Writer(path, fps=30)
+        for i in range(30):
+            writer.write(np.full((120, 160, 3), i * 8, np.uint8))
+        return weakref.ref(writer)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        abandon(Path(tmp) / "warm.mp4")
+        gc.collect()
+        t0, f0 = _probe.threads(), _probe.fds()
+        refs = [abandon(Path(tmp) / f"w{i}.mp4") for i in range(args.count)]
+        gc.collect()
+        alive = sum(r() is not None for r in refs)
+        _probe.wait_until(lambda: _probe.threads() <= t0 and _probe.fds() <= f0, 10)
+        t1, f1 = _probe.threads(), _probe.fds()
+        frames = [_probe.frames_in(Path(tmp) / f"w{i}.mp4") for i in range(args.count)]
+    playable = sum(n == 30 for n in frames)
+    print(
+        f"{args.count} abandoned Writers: {alive} alive after gc.collect(), threads {t0} -> "
+        f"{t1}, fds {f0} -> {f1}, {playable}/{args.count} files play all 30 frames"
+    )
+    return alive == 0 and t1 <= t0 and f1 <= f0 and playable == args.count
+
+
+def reads(args: argparse.Namespace) -> bool:
+    import subprocess
+
+    from gstreamer import Reader
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip720.mp4"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+             "testsrc2=size=1280x720:rate=30", "-frames:v", "150", "-pix_fmt", "yuv420p",
+             "-c:v", "libx264", "-preset", "ultrafast", str(clip)],
+            check=True,
+        )  # fmt: skip
+        rss = []
+        for _ in range(args.passes):
+            with Reader(clip) as reader:
+                for _frame in reader:
+                    pass
+            gc.collect()
+            rss.append(_probe.rss_mb())
+    print("RSS after each pass (MB):", " ".join(f"{r:.0f}" for r in rss))
+    growth = rss[-1] - rss[1]
+    print(f"pass 2 -> pass {args.passes}: {growth:+.1f} MB (goal < +30 MB)")
+    return growth < 30
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("tcp")
     p.add_argument("--seconds", type=float, default=60.0)
     p.set_defaults(run=tcp)
+    p = sub.add_parser("writers")
+    p.add_argument("--count", type=int, default=30)
+    p.set_defaults(run=writers)
+    p = sub.add_parser("reads")
+    p.add_argument("--passes", type=int, default=20)
+    p.set_defaults(run=reads)
     args = parser.parse_args(argv)
     ok = args.run(args)
     print("goal met" if ok else "goal NOT met")

@@ -36,7 +36,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _gi
+from . import _gi, _memory
 from ._lifecycle import ErrorSlot, Lifecycle, State, weak_method
 from ._progress import ProgressCallback, finish, progress_hook, stream_duration
 from ._timeline import (
@@ -479,6 +479,8 @@ class Reader(Lifecycle):
                 f"{self.description!r}"
             )
         sink = sinks[0]
+        # the Reader never asks for the last sample: do not let the sink keep a frame
+        sink.set_property("enable-last-sample", False)
         if self._decodes_file:
             if self._local_file and not self.latest_only:
                 pipeline.pipeline.connect("deep-element-added", _tune_decoder)
@@ -544,7 +546,13 @@ class Reader(Lifecycle):
             finalizer = getattr(self, "_finalizer", None)
             if finalizer is not None:
                 finalizer.detach()
-            pipeline.shutdown(timeout=self.timeout, eos=False, raise_errors=raise_errors)
+            try:
+                pipeline.shutdown(timeout=self.timeout, eos=False, raise_errors=raise_errors)
+            finally:
+                # the appsink (and through it the decoder's buffer pool) would keep every
+                # frame's memory alive while this reader is referenced
+                self._puller = None
+                _memory.release_freed()
 
     # -- reading -------------------------------------------------------------------------
 

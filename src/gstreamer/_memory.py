@@ -1,0 +1,53 @@
+"""Giving freed frame memory back to the system after a reader stops.
+
+Decoded frames are large (2.7 MB for 720p RGB) and allocated by GStreamer's streaming
+threads, so glibc keeps them in per-thread arenas after they are freed: repeated readers
+grew RSS from 170 to 350 MB over 20 passes of a 720p file although nothing leaked.
+:func:`release_freed` calls glibc's ``malloc_trim(0)``, which returns the free pages of every
+arena to the system. It is a no-op on other C libraries (musl, macOS), where
+``MALLOC_ARENA_MAX`` does not apply either.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import threading
+from typing import Any, Optional
+
+__all__ = ["release_freed"]
+
+log = logging.getLogger("gstreamer")
+
+_lock = threading.Lock()
+_trim: Any = None
+_looked_up = False
+
+
+def _malloc_trim() -> Optional[Any]:
+    global _trim, _looked_up
+    with _lock:
+        if not _looked_up:
+            _looked_up = True
+            try:
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                trim = libc.malloc_trim  # glibc only
+                trim.argtypes = [ctypes.c_size_t]
+                trim.restype = ctypes.c_int
+                _trim = trim
+            except (OSError, AttributeError):
+                log.debug("malloc_trim is not available (not glibc)")
+        return _trim
+
+
+def release_freed() -> bool:
+    """Return freed heap memory to the system (glibc ``malloc_trim(0)``).
+
+    Returns True when trimming ran. Takes a few milliseconds.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
