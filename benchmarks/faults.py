@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -52,7 +52,7 @@ def writers(args: argparse.Namespace) -> bool:
 
     from gstreamer import Writer
 
-    def abandon(path: Path) -> "weakref.ref[Writer]":
+    def abandon(path: Path) -> weakref.ref[Writer]:
         writer = Writer(path, fps=30)
         for i in range(30):
             writer.write(np.full((120, 160, 3), i * 8, np.uint8))
