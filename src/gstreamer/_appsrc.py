@@ -184,7 +184,9 @@ class AppSrcFeeder:
             raise CapsError("a list of planes needs caps= to know the format")
         if not isinstance(array, np.ndarray):
             raise CapsError("a Gst.Buffer needs caps= to know the format")
-        self.layout = self.caps_for(array)
+        layout = self.caps_for(array)
+        layout.check_array(array)  # a frame the stream would reject fails before it starts
+        self.layout = layout
 
     @property
     def caps(self) -> Optional[str]:

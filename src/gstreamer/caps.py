@@ -32,10 +32,12 @@ from .errors import CapsError
 
 __all__ = [
     "AUDIO_FORMATS",
+    "MAX_FRAME_BYTES",
     "VIDEO_FORMATS",
     "AudioLayout",
     "VideoLayout",
     "audio_caps",
+    "check_frame_size",
     "layout_from_caps",
     "video_caps",
 ]
@@ -587,6 +589,31 @@ def fps_str(fps: Union[int, float, Fraction, str, None]) -> Optional[str]:
 _GUESS_BY_CHANNELS = {1: "GRAY8", 3: "RGB", 4: "RGBA"}
 
 
+#: Bytes one raw frame may take: GStreamer computes frame sizes in a signed 32-bit int.
+MAX_FRAME_BYTES = 2**31 - 1
+
+
+def check_frame_size(width: int, height: int, bytes_per_pixel: int = 1) -> None:
+    """Raise :class:`CapsError` naming the size when a frame is empty or too large.
+
+    Raises
+    ------
+    CapsError
+        ``width`` or ``height`` is below 1, or the frame would exceed
+        :data:`MAX_FRAME_BYTES`.
+    """
+    if width < 1 or height < 1:
+        raise CapsError(
+            f"frame size {width}x{height} is empty: width and height must be at least 1"
+        )
+    size = int(width) * int(height) * max(1, int(bytes_per_pixel))
+    if size > MAX_FRAME_BYTES:
+        raise CapsError(
+            f"frame size {width}x{height} is too large: {size} bytes per frame, more than "
+            f"GStreamer's limit of {MAX_FRAME_BYTES} bytes"
+        )
+
+
 def video_caps(
     shape: tuple[int, ...],
     dtype: Any = np.uint8,
@@ -602,6 +629,13 @@ def video_caps(
     """
     dt = np.dtype(dtype)
     if format is None:
+        if dt.kind != "u":
+            raise CapsError(
+                f"cannot guess a video format for an array of shape {shape} and dtype {dt}: "
+                "video formats hold unsigned integers; convert the frame (for example "
+                "(frame * 255).clip(0, 255).astype(np.uint8)) or pass format= one of "
+                f"{', '.join(VIDEO_FORMATS)}"
+            )
         if len(shape) == 2:
             format = (
                 "GRAY8"
@@ -639,6 +673,7 @@ def video_caps(
         )
     else:
         height, width = shape[0], shape[1]
+    check_frame_size(width, height, int(np.prod(shape[2:], dtype=np.int64)) * dt.itemsize)
     caps = f"video/x-raw,format={format},width={width},height={height}"
     rate = fps_str(fps)
     if rate:

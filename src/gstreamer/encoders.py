@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -196,6 +197,46 @@ def parser_for(encoder: str) -> str:
         return "mpegaudioparse"
     parser = _PARSERS.get(media or "", "")
     return parser if _installed(parser) else ""
+
+
+# Largest frame side an encoder takes, where its pad template says more than it does
+# (x264enc advertises 2147483647; libx264 fails to open above 16384, measured).
+_MAX_SIDE = {"x264enc": 16384}
+
+
+def max_frame_size(encoder: str) -> Optional[tuple[int, int]]:
+    """``(width, height)`` an encoder accepts at most, or None when it says no limit.
+
+    From :data:`_MAX_SIDE` when the element's pad template promises more than it does,
+    else from the template's ``width``/``height`` ranges (``vp8enc``: 16383).
+    """
+    name = element_name(encoder)
+    if not name:
+        return None
+    if name in _MAX_SIDE:
+        return (_MAX_SIDE[name], _MAX_SIDE[name])
+    factory = _gi.Gst().ElementFactory.find(name)
+    if factory is None:
+        return None
+    Gst = _gi.Gst()
+    limit: Optional[tuple[int, int]] = None
+    for template in factory.get_static_pad_templates():
+        if template.direction != Gst.PadDirection.SINK:
+            continue
+        caps = template.get_caps()
+        for i in range(caps.get_size()):
+            # GstIntRange has no PyGObject conversion without gst-python: read the text
+            text = caps.get_structure(i).to_string()
+            sides = [
+                re.search(rf"{f}=\(int\)\[ *\d+, *(\d+) *\]", text) for f in ("width", "height")
+            ]
+            if sides[0] is None or sides[1] is None:
+                return None
+            w, h = int(sides[0].group(1)), int(sides[1].group(1))
+            limit = (max(w, limit[0]), max(h, limit[1])) if limit else (w, h)
+    if limit is None or min(limit) >= 2**31 - 1:
+        return None
+    return limit
 
 
 _cache: dict[tuple[str, bool], EncoderChoice] = {}

@@ -330,4 +330,34 @@ def from_gerror(gerror: Any, debug: Optional[str], element: Optional[str]) -> Pi
         missing = re.search(r'No such file "([^"]*)"', debug or "")
         if missing:
             message = f"no such file: {missing.group(1)!r} ({message.rstrip('.')})"
+        bind = _BIND_RE.search(debug or "")
+        if bind is not None:
+            address, reason = bind.group(1), bind.group(2).strip()
+            message = bind_message(address, reason)
+            hint = _bind_hint(reason)
     return PipelineError(message, element=element, debug=debug, domain=domain, code=code, hint=hint)
+
+
+# GIO's text, as GStreamer's network elements pass it on in their debug string
+_BIND_RE = re.compile(r"Error binding to address:? ?\[?([^\s\]]*\]?:?\d*)\]?:\s*([^\n]*)")
+
+
+def bind_message(address: str, reason: str = "Address already in use") -> str:
+    """One wording for every failed bind: the address, and "in use" when it is."""
+    if "in use" in reason.lower():
+        return f"cannot bind {address}: address already in use"
+    return f"cannot bind {address}: {reason}"
+
+
+def bind_error(address: str, reason: str = "Address already in use") -> PipelineError:
+    """The :class:`PipelineError` for a server that could not bind ``address``."""
+    return PipelineError(bind_message(address, reason), hint=_bind_hint(reason))
+
+
+def _bind_hint(reason: str) -> str:
+    if "in use" in reason.lower():
+        return (
+            "another program (or another server of yours) listens there; stop it, choose "
+            "another port, or pass port=0 to pick a free one"
+        )
+    return "check that the address belongs to this machine"

@@ -52,6 +52,7 @@ from .encoders import (
     describe,
     element_name,
     file_format,
+    max_frame_size,
     parser_for,
 )
 from .errors import (
@@ -256,12 +257,22 @@ class _BaseWriter(Lifecycle):
         if self._state is State.NEW:
             with self._lock:
                 if self._state is State.NEW:
+                    from_array = feeder.layout is None
                     feeder.set_caps_from(array)
+                    try:
+                        self._check_before_start()
+                    except CapsError:
+                        if from_array:  # the next frame may set them right
+                            feeder.layout = None
+                        raise
                     self._start_when_ready()
                     if self._state is State.NEW:
                         return self._hold(feeder, array, pts, duration)
             self._require_open()
         return feeder.push(array, pts, duration, timeout=self.timeout)
+
+    def _check_before_start(self) -> None:
+        """Hook: reject what the sinks would fail on, before anything (a file) is created."""
 
     def _start_when_ready(self) -> None:
         if all(i.layout is not None for i in self._inputs.values()):
@@ -369,6 +380,19 @@ class _SingleInputWriter(_BaseWriter):
         self._encoder = _encoder_for(fmt.codec, encoder)
         convert = _video_convert() if video else "audioconvert ! audioresample"
         return _file_pipeline("appsrc name=src", convert, self._encoder, fmt, path)
+
+    def _check_before_start(self) -> None:
+        layout = self._input.layout
+        encoder = self._encoder
+        if encoder is None or not isinstance(layout, VideoLayout):
+            return
+        limit = max_frame_size(encoder.description)
+        if limit is not None and (layout.width > limit[0] or layout.height > limit[1]):
+            raise CapsError(
+                f"frame size {layout.width}x{layout.height} is too large for {encoder.name} "
+                f"(at most {limit[0]}x{limit[1]}); scale the frames down or choose another "
+                "encoder= or file format"
+            )
 
     @property
     def caps(self) -> Optional[str]:

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..appsink import AppSinkPuller
-from ..errors import GstError, PipelineError, TimeoutError
+from ..errors import GstError, TimeoutError, bind_error
 from ._base import Number, PipelineServer
 from .sources import check_host, check_port, url_host
 
@@ -113,10 +113,8 @@ class MjpegServer(PipelineServer):
             httpd = server_class((self.host, self._port), _make_handler(self))
         except OSError as exc:
             self._close_writer()
-            raise PipelineError(
-                f"could not bind the HTTP server to {self.host}:{self._port}: {exc}",
-                hint="is the port already in use? pass port=0 to pick a free one",
-            ) from exc
+            address = f"{url_host(self.host)}:{self._port}"
+            raise bind_error(address, exc.strerror or str(exc)) from exc
         httpd.daemon_threads = True
         self._httpd = httpd
         self._threads = [

@@ -13,10 +13,10 @@ from .._appsrc import AppSrcFeeder, unpack
 from .._time import Timestamp, to_ns
 from ..context import GstContext, main_loop_running
 from ..encoders import live_encoder
-from ..errors import ClosedError, LifecycleError, PipelineError, from_gerror
+from ..errors import ClosedError, LifecycleError, bind_error, from_gerror
 from ..pipeline import quote
 from ._base import Number, Server
-from .sources import check_host, check_mount, check_port, url_host
+from .sources import bind_reason, check_host, check_mount, check_port, url_host
 
 __all__ = ["RtspServer"]
 
@@ -162,9 +162,8 @@ class RtspServer(Server):
             if self._context is not None:
                 self._context.shutdown(raise_errors=False)
                 self._context = None
-            raise PipelineError(
-                f"could not bind the RTSP server to {self.host}:{self._port}",
-                hint="is the port already in use? pass port=0 to pick a free one",
+            raise bind_error(
+                f"{url_host(self.host)}:{self._port}", bind_reason(self.host, self._port)
             )
         self._server, self._factory, self._source_id = server, factory, source_id
         log.info("serving %s", self.url)

@@ -9,6 +9,7 @@ pipeline parts (ending in raw RGB video) for :class:`~gstreamer.Reader` or the s
 from __future__ import annotations
 
 import re
+import socket
 from typing import Optional
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..pipeline import quote
 __all__ = [
     "check_host",
     "check_mount",
+    "bind_reason",
     "check_port",
     "rtsp_source",
     "tcp_source",
@@ -67,6 +69,18 @@ def check_mount(mount: str) -> str:
 def url_host(host: str) -> str:
     """``host`` as written in a URL (IPv6 addresses in brackets)."""
     return f"[{host}]" if ":" in host else host
+
+
+def bind_reason(host: str, port: int, kind: int = socket.SOCK_STREAM) -> str:
+    """Why ``host:port`` cannot be bound (``os.strerror``), found by trying it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as GIO does
+            probe.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return "Address already in use"  # free again by now: it was taken when we tried
 
 
 def _raw_rgb_tail() -> str:
@@ -125,6 +139,8 @@ def udp_source(
         raise ValueError(f"codec must be one of {sorted(RTP_CAPS)}, got {codec!r}")
     caps, depay = RTP_CAPS[codec]
     return (
-        f"udpsrc address={check_host(address)} port={check_port(port)} caps={quote(caps)} ! "
+        # reuse=false: a port another receiver holds is an error, not a shared port
+        f"udpsrc address={check_host(address)} port={check_port(port)} reuse=false "
+        f"caps={quote(caps)} ! "
         f"rtpjitterbuffer latency={int(latency)} ! {depay} ! {_raw_rgb_tail()}"
     )

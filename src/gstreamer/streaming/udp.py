@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Optional
+
 from ..encoders import live_encoder
 from ._base import Number, PipelineServer
 from .sources import RTP_CAPS, check_host, check_port, udp_source, url_host
@@ -24,6 +27,10 @@ class UdpSender(PipelineServer):
     port : int
         Destination port.
     codec : {"h264", "jpeg"}
+    bind_address : str, optional
+        Local address of the sending socket. By default it follows ``host``: the loopback
+        address when ``host`` is loopback (nothing is bound on other interfaces), any
+        address of the same family otherwise.
     """
 
     scheme = "rtp"
@@ -39,6 +46,7 @@ class UdpSender(PipelineServer):
         host: str = "127.0.0.1",
         codec: str = "h264",
         quality: int = 85,
+        bind_address: Optional[str] = None,
     ) -> None:
         super().__init__(width, height, fps, format)
         if codec not in RTP_CAPS:
@@ -49,6 +57,9 @@ class UdpSender(PipelineServer):
         self.port = int(port)
         self.codec = codec
         self.quality = int(quality)
+        self.bind_address = (
+            check_host(bind_address) if bind_address is not None else _bind_for(self.host)
+        )
 
     def _description(self) -> str:
         if self.codec == "h264":
@@ -57,7 +68,8 @@ class UdpSender(PipelineServer):
             enc = f"jpegenc quality={self.quality} ! rtpjpegpay pt=26"
         return (
             f"videoconvert ! video/x-raw,format=I420 ! {enc} ! "
-            f"udpsink host={self.host} port={self.port} sync=false async=false"
+            f"udpsink host={self.host} port={self.port} bind-address={self.bind_address} "
+            "sync=false async=false"
         )
 
     @property
@@ -67,3 +79,18 @@ class UdpSender(PipelineServer):
     def source(self, *, latency: int = 50) -> str:
         """The :func:`udp_source` part that receives this stream on this host."""
         return udp_source(self.port, codec=self.codec, address=self.host, latency=latency)
+
+
+def _bind_for(host: str) -> str:
+    """The local address a socket sending to ``host`` binds: loopback stays loopback."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # a host name
+        return (
+            "::1"
+            if host == "ip6-localhost"
+            else ("127.0.0.1" if host == "localhost" else "0.0.0.0")
+        )
+    if address.is_loopback:
+        return str(address)
+    return "::" if address.version == 6 else "0.0.0.0"
