@@ -17,6 +17,7 @@ import argparse
 import gc
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -102,6 +103,52 @@ def reads(args: argparse.Namespace) -> bool:
     return growth < 30
 
 
+def mjpeg(args: argparse.Namespace) -> bool:
+    import socket
+
+    import numpy as np
+
+    from gstreamer import _gi
+    from gstreamer.streaming import MjpegServer
+
+    _gi.ensure_init()
+    with MjpegServer(64, 48, port=0) as warm:  # GStreamer's own threads start once
+        warm.push(np.zeros((48, 64, 3), np.uint8))
+        warm.wait_frames(1)
+    t_start = _probe.threads()
+    server = MjpegServer(64, 48, port=0)
+    server.start()
+    server.push(np.zeros((48, 64, 3), np.uint8))
+    t_serving = _probe.threads()
+    start = time.monotonic()
+    socks = []
+    for _ in range(args.count):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n")  # never finished
+        socks.append(sock)
+    connect = time.monotonic() - start
+    assert server._loop is not None
+    _probe.wait_until(lambda: server._loop.connections == args.count, 10)
+    t_during = _probe.threads()
+    print("threads with the connections open:", _probe.thread_names())
+    gone = time.monotonic()
+    for sock in socks:
+        sock.close()
+    back = _probe.wait_until(
+        lambda: server._loop.connections == 0 and _probe.threads() <= t_serving, 5
+    )
+    after_gone = time.monotonic() - gone
+    server.close()
+    closed = _probe.wait_until(lambda: _probe.threads() <= t_start, 5)
+    print(
+        f"{args.count} half-open connections in {connect:.2f} s; threads: {t_start} before the "
+        f"server, {t_serving} serving, {t_during} with the connections open, "
+        f"back to {t_serving} {after_gone:.2f} s after they went away ({'yes' if back else 'NO'}),"
+        f" {_probe.threads()} after close() ({'yes' if closed else 'NO'})"
+    )
+    return back and closed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -114,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("reads")
     p.add_argument("--passes", type=int, default=20)
     p.set_defaults(run=reads)
+    p = sub.add_parser("mjpeg")
+    p.add_argument("--count", type=int, default=500)
+    p.set_defaults(run=mjpeg)
     args = parser.parse_args(argv)
     ok = args.run(args)
     print("goal met" if ok else "goal NOT met")

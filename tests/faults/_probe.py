@@ -32,6 +32,18 @@ def threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def thread_names() -> list[str]:
+    """Names of this process's OS threads (``/proc/self/task/*/comm``)."""
+    names = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                names.append(f.read().strip())
+        except OSError:
+            pass
+    return sorted(names)
+
+
 def fds() -> int:
     """Open file descriptors of this process."""
     return len(os.listdir("/proc/self/fd"))

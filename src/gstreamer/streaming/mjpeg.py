@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import http.server
 import logging
 import socket
 import threading
-from typing import Any, Optional
+import weakref
+from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .._lifecycle import ErrorSlot
 from ..appsink import AppSinkPuller
 from ..errors import GstError, TimeoutError, bind_error
 from ._base import Number, PipelineServer
+from ._http import FrameBox, HttpLoop, Response
 from .sources import check_host, check_port, url_host
 
 __all__ = ["MjpegServer"]
@@ -33,8 +35,11 @@ class MjpegServer(PipelineServer):
 
     ``/`` is an HTML page showing the stream, ``/stream.mjpg`` the stream itself and
     ``/snapshot.jpg`` the latest frame. Frames are JPEG-encoded by GStreamer
-    (``jpegenc ! appsink``) and served by Python's :class:`http.server.ThreadingHTTPServer`;
-    slow or vanished clients never hold up :meth:`push`.
+    (``jpegenc ! appsink``) and served by one selector-based HTTP thread, whatever the
+    number of clients. Slow or vanished clients never hold up :meth:`push`: a client is
+    sent the newest frame once its previous one is out (frames in between are skipped), a
+    connection that sends no request, or takes no data, for ``idle_timeout`` seconds is
+    closed.
 
     Parameters
     ----------
@@ -47,6 +52,11 @@ class MjpegServer(PipelineServer):
         Address to bind; loopback unless told otherwise.
     quality : int
         JPEG quality 0-100.
+    idle_timeout : float
+        Seconds a connection may stay without sending its request, or without taking
+        data, before it is closed.
+    backlog : int
+        Connections the kernel queues before they are accepted (``listen()``).
     """
 
     scheme = "http"
@@ -63,24 +73,36 @@ class MjpegServer(PipelineServer):
         host: str = "127.0.0.1",
         quality: int = 85,
         title: str = "gstreamer MJPEG stream",
+        idle_timeout: float = 10.0,
+        backlog: int = 128,
     ) -> None:
         super().__init__(width, height, fps, format)
         self.host = check_host(host)
         self._port = check_port(port)
         self.quality = int(quality)
         self.title = title
-        self._cond = threading.Condition()
-        self._jpeg: Optional[bytes] = None
-        self._seq = 0
-        self._puller: Optional[AppSinkPuller] = None
-        self._httpd: Optional[http.server.ThreadingHTTPServer] = None
-        self._threads: list[threading.Thread] = []
+        if idle_timeout <= 0:
+            raise ValueError(f"idle_timeout must be > 0 seconds, got {idle_timeout}")
+        if backlog < 1:
+            raise ValueError(f"backlog must be at least 1, got {backlog}")
+        self.idle_timeout = float(idle_timeout)
+        self.backlog = int(backlog)
+        self._box = FrameBox()
+        self._bound_port = 0
+        self._loop: Optional[HttpLoop] = None
+        self._encoder_thread: Optional[threading.Thread] = None
+        self._stop_event = threading.Event()
+        self._finalizer: Optional[weakref.finalize[Any, Any]] = None
 
     @property
     def port(self) -> int:
-        if self._httpd is not None:
-            return int(self._httpd.server_address[1])
-        return self._port
+        return self._bound_port or self._port
+
+    @property
+    def clients(self) -> int:
+        """Clients receiving the stream right now."""
+        loop = self._loop
+        return loop.streaming if loop is not None else 0
 
     @property
     def url(self) -> str:
@@ -89,13 +111,14 @@ class MjpegServer(PipelineServer):
     @property
     def frames_encoded(self) -> int:
         """JPEGs the encoder has produced so far."""
-        return self._seq
+        return self._box.seq
 
     def latest_jpeg(self, timeout: Optional[float] = None) -> Optional[bytes]:
         """The newest JPEG, waiting up to ``timeout`` seconds for the first one."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._jpeg is not None or self.closed, timeout)
-            return self._jpeg
+        box = self._box
+        with box.cond:
+            box.cond.wait_for(lambda: box.data is not None or self.closed, timeout)
+            return box.data
 
     def _description(self) -> str:
         return (
@@ -105,140 +128,107 @@ class MjpegServer(PipelineServer):
 
     def _start(self) -> None:
         super()._start()
-        self._puller = AppSinkPuller(
-            self._element("jpegsink"), max_buffers=2, leaky=True, copy=True
-        )
+        puller = AppSinkPuller(self._element("jpegsink"), max_buffers=2, leaky=True, copy=True)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
         try:
-            server_class = _HTTPServer6 if ":" in self.host else http.server.ThreadingHTTPServer
-            httpd = server_class((self.host, self._port), _make_handler(self))
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, self._port))
+            listener.listen(self.backlog)
         except OSError as exc:
+            listener.close()
             self._close_writer()
-            address = f"{url_host(self.host)}:{self._port}"
-            raise bind_error(address, exc.strerror or str(exc)) from exc
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self._threads = [
-            threading.Thread(target=self._pull_loop, name="MjpegServer-encode", daemon=True),
-            threading.Thread(
-                target=httpd.serve_forever, args=(0.2,), name="MjpegServer-http", daemon=True
-            ),
-        ]
-        for thread in self._threads:
-            thread.start()
+            raise bind_error(
+                f"{url_host(self.host)}:{self._port}", exc.strerror or str(exc)
+            ) from exc
+        self._bound_port = int(listener.getsockname()[1])
+        title = self.title
+        self._loop = HttpLoop(
+            listener,
+            _router(title),
+            self._box,
+            boundary=self.boundary,
+            idle_timeout=self.idle_timeout,
+        )
+        # the threads hold the puller, the frame box and the error slot, never the server,
+        # so an abandoned server is collected (its finaliser stops them)
+        self._encoder_thread = threading.Thread(
+            target=_pull_loop,
+            args=(puller, self._box, self._stop_event, self._errors),
+            name="MjpegServer-encode",
+            daemon=True,
+        )
+        self._encoder_thread.start()
+        self._finalizer = weakref.finalize(
+            self, _stop_threads, self._loop, self._encoder_thread, self._stop_event, self._box
+        )
         log.info("serving %s", self.url)
 
-    def _pull_loop(self) -> None:
-        puller = self._puller
-        assert puller is not None
-        try:
-            while not self.closed:
-                frame = puller.pull(0.1)
-                if frame is None:
-                    continue
-                data = frame.data
-                jpeg = data.tobytes() if isinstance(data, np.ndarray) else bytes(data[0])
-                with self._cond:
-                    self._jpeg = jpeg
-                    self._seq += 1
-                    self._cond.notify_all()
-        except BaseException as exc:  # re-raised by push()
-            self._errors.keep(exc)
-            with self._cond:
-                self._cond.notify_all()
+    def push(self, frame: Any, pts: Any = None) -> bool:
+        loop = self._loop
+        if loop is not None and loop.error is not None:
+            self._errors.keep(loop.error)
+        return super().push(frame, pts)
 
     def wait_frames(self, count: int, timeout: float = 10.0) -> None:
         """Block until ``count`` frames in total have been encoded."""
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._seq >= count or self.closed, timeout):
+        box = self._box
+        with box.cond:
+            if not box.cond.wait_for(lambda: box.seq >= count or self.closed, timeout):
                 raise TimeoutError(f"{count} frames were not encoded within {timeout} s")
 
     def _stop(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        for thread in self._threads:
-            thread.join(5.0)
-        self._threads = []
+        finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer()  # stops the HTTP loop and the encoder thread
+        self._loop = None
+        self._encoder_thread = None
         self._close_writer()
-        self._puller = None
 
     def _close_writer(self) -> None:
         with contextlib.suppress(GstError):  # the encoder's errors were raised by push()
             super()._stop()
 
-    # used by the request handler (HTTP threads)
-    def _next_jpeg(self, last: int, timeout: float) -> tuple[int, Optional[bytes]]:
-        with self._cond:
-            self._cond.wait_for(lambda: self._seq != last or self.closed, timeout)
-            return self._seq, self._jpeg
+
+def _pull_loop(
+    puller: AppSinkPuller, box: FrameBox, stop: threading.Event, errors: ErrorSlot
+) -> None:
+    """Encoder thread: move each JPEG from the appsink into ``box``."""
+    try:
+        while not stop.is_set():
+            frame = puller.pull(0.1)
+            if frame is None:
+                continue
+            data = frame.data
+            box.put(data.tobytes() if isinstance(data, np.ndarray) else bytes(data[0]))
+    except BaseException as exc:  # re-raised by push()
+        errors.keep(exc)
+        box.close()
 
 
-class _HTTPServer6(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6
+def _stop_threads(
+    loop: HttpLoop, encoder: threading.Thread, stop: threading.Event, box: FrameBox
+) -> None:
+    stop.set()
+    box.close()
+    loop.stop(5.0)
+    if encoder is not threading.current_thread():
+        encoder.join(5.0)
 
 
-def _make_handler(server: MjpegServer) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
-        server_version = "gstreamer-mjpeg"
+def _router(title: str) -> Callable[[str], Response]:
+    page = _INDEX_HTML.format(title=_html_escape(title)).encode()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("%s %s", self.address_string(), format % args)
+    def route(path: str) -> Response:
+        if path in ("/", "/index.html"):
+            return Response(200, page, "text/html; charset=utf-8")
+        if path == "/snapshot.jpg":
+            return Response(snapshot=True)
+        if path == "/stream.mjpg":
+            return Response(stream=True)
+        return Response(404, b"not found\n", "text/plain")
 
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            try:
-                if path in ("/", "/index.html"):
-                    self._send_bytes(
-                        _INDEX_HTML.format(title=_html_escape(server.title)).encode(),
-                        "text/html; charset=utf-8",
-                    )
-                elif path == "/snapshot.jpg":
-                    jpeg = server.latest_jpeg(timeout=5.0)
-                    if jpeg is None:
-                        self.send_error(503, "no frame yet")
-                    else:
-                        self._send_bytes(jpeg, "image/jpeg")
-                elif path == "/stream.mjpg":
-                    self._stream()
-                else:
-                    self.send_error(404)
-            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-                log.debug("client %s went away", self.address_string())
-
-        def _send_bytes(self, body: bytes, content_type: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _stream(self) -> None:
-            boundary = server.boundary
-            self.send_response(200)
-            self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={boundary}")
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("Pragma", "no-cache")
-            self.end_headers()
-            last = -1
-            while not server.closed:
-                seq, jpeg = server._next_jpeg(last, 0.5)
-                if jpeg is None or seq == last:
-                    continue
-                last = seq
-                self.wfile.write(
-                    f"--{boundary}\r\nContent-Type: image/jpeg\r\n"
-                    f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
-                    + jpeg
-                    + b"\r\n"
-                )
-                self.wfile.flush()
-
-    return Handler
+    return route
 
 
 def _html_escape(text: str) -> str:
