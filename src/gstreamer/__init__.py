@@ -15,6 +15,8 @@ from .buffers import buffer_to_ndarray, ndarray_to_buffer, zero_copy_available
 from .caps import audio_caps, video_caps
 from .context import GstContext
 from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
     BufferError,
     CapsError,
     ClosedError,
@@ -46,6 +48,8 @@ from .writer import AudioWriter, Writer, write_audio, write_frames
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "AudioInfo",
     "AudioWriter",
     "Batch",

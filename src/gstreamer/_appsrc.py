@@ -22,7 +22,7 @@ from . import _gi
 from ._time import SECOND, FrameRate, fps_fraction
 from .buffers import _has_array_protocol, ndarray_to_buffer
 from .caps import AudioLayout, Layout, VideoLayout, audio_caps, layout_from_caps, video_caps
-from .errors import CapsError, ClosedError, LifecycleError, TimeoutError
+from .errors import ArgumentError, CapsError, ClosedError, LifecycleError, TimeoutError
 from .frame import Frame
 
 __all__ = ["BACKPRESSURE", "RGB_FORMATS", "AppSrcFeeder", "as_array", "unpack"]
@@ -107,11 +107,11 @@ class AppSrcFeeder:
         copy: bool = False,
     ) -> None:
         if kind not in ("video", "audio"):
-            raise ValueError(f"kind must be 'video' or 'audio', got {kind!r}")
+            raise ArgumentError(f"kind must be 'video' or 'audio', got {kind!r}")
         if backpressure not in BACKPRESSURE:
-            raise ValueError(f"backpressure must be one of {BACKPRESSURE}, got {backpressure!r}")
+            raise ArgumentError(f"backpressure must be one of {BACKPRESSURE}, got {backpressure!r}")
         if max_buffers < 1:
-            raise ValueError(f"max_buffers must be at least 1, got {max_buffers}")
+            raise ArgumentError(f"max_buffers must be at least 1, got {max_buffers}")
         self.kind = kind
         self.name = name
         self.fps = fps_fraction(fps)

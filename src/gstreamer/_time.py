@@ -18,6 +18,8 @@ import numbers
 from fractions import Fraction
 from typing import Optional, Union
 
+from .errors import ArgumentError, ArgumentTypeError
+
 __all__ = ["SECOND", "FrameRate", "Timestamp", "fps_fraction", "seed_ns", "to_ns"]
 
 SECOND = 1_000_000_000
@@ -53,19 +55,19 @@ def to_ns(seconds: Timestamp, *, name: str = "pts") -> Optional[int]:
         from decimal import Decimal
 
         if not isinstance(seconds, Decimal):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{name} must be a number of seconds (int, float or Fraction), "
                 f"not {type(seconds).__name__}"
             )
     if isinstance(seconds, float) or not isinstance(seconds, (int, Fraction)):
         value = float(seconds)
         if not math.isfinite(value):
-            raise ValueError(f"{name} must be finite, got {seconds!r}")
+            raise ArgumentError(f"{name} must be finite, got {seconds!r}")
         frac = Fraction(str(seconds)) if not isinstance(seconds, float) else Fraction(value)
     else:
         frac = Fraction(seconds)
     if frac < 0:
-        raise ValueError(f"{name} must be >= 0 seconds, got {seconds!r}")
+        raise ArgumentError(f"{name} must be >= 0 seconds, got {seconds!r}")
     return round(frac * SECOND)
 
 
@@ -90,7 +92,7 @@ def fps_fraction(fps: FrameRate, *, name: str = "fps") -> Optional[Fraction]:
         else:
             frac = Fraction(fps).limit_denominator(_MAX_DENOMINATOR)
     except (ValueError, ZeroDivisionError, TypeError) as exc:
-        raise ValueError(f"{name} must be a positive number such as 30 or '30000/1001'") from exc
+        raise ArgumentError(f"{name} must be a positive number such as 30 or '30000/1001'") from exc
     if frac < 0:
-        raise ValueError(f"{name} must be positive, got {fps!r}")
+        raise ArgumentError(f"{name} must be positive, got {fps!r}")
     return frac if frac else None

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _gi
 from .caps import AudioLayout, Layout, VideoLayout, layout_from_caps
-from .errors import BufferError, CapsError
+from .errors import ArgumentTypeError, BufferError, CapsError
 
 __all__ = [
     "MappedBuffer",
@@ -216,7 +216,7 @@ def _boxed_pointer(lib: _Lib, boxed: Any) -> int:
 def _buffer_pointer(lib: _Lib, buffer: Any) -> int:
     Gst = _gi.Gst()
     if not isinstance(buffer, Gst.Buffer):
-        raise TypeError(f"expected Gst.Buffer, got {type(buffer).__name__}")
+        raise ArgumentTypeError(f"expected Gst.Buffer, got {type(buffer).__name__}")
     assert lib.pointer_offset is not None
     ptr = ctypes.c_void_p.from_address(id(buffer) + lib.pointer_offset).value
     if not ptr or ctypes.c_size_t.from_address(ptr).value != lib.buffer_gtype:
@@ -273,7 +273,7 @@ def _as_array(data: Any) -> np.ndarray:
     numpy_method = getattr(data, "numpy", None)  # e.g. a CPU torch tensor
     if callable(numpy_method):
         return np.asarray(numpy_method())
-    raise TypeError(
+    raise ArgumentTypeError(
         f"cannot make a buffer from {type(data).__name__}: expected a NumPy array or an object "
         "with the buffer protocol or __array_interface__"
     )

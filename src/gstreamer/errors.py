@@ -13,6 +13,8 @@
     │   ├── SourceNotFoundError(FileNotFoundError)  the file to read does not exist
     │   ├── InvalidMediaError(ValueError)      not a media file, corrupt, or without the stream
     │   └── TargetDirectoryError(FileNotFoundError) the folder to write into does not exist
+    ├── ArgumentError(ValueError)              a parameter's value is wrong (extension, host, ...)
+    ├── ArgumentTypeError(TypeError)           a parameter has the wrong type
     ├── CapsError(ValueError)                  array shape/dtype and caps disagree; bad format
     ├── BufferError(BufferError)               mapping a buffer failed / wrong writability
     ├── LifecycleError(RuntimeError)           started twice, used before start
@@ -30,6 +32,8 @@ import re
 from typing import Any, Optional
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "BufferError",
     "CapsError",
     "ClosedError",
@@ -201,6 +205,15 @@ class TargetDirectoryError(PipelineError, FileNotFoundError):
             hint="create the directory first (os.makedirs(path, exist_ok=True)) or fix the path",
         )
         self.filename = filename
+
+
+class ArgumentError(GstError, ValueError):
+    """A parameter has a value this library cannot use (an unknown file extension, a host
+    name with spaces, a port out of range...). Also a :class:`ValueError`."""
+
+
+class ArgumentTypeError(GstError, TypeError):
+    """A parameter has the wrong type. Also a :class:`TypeError`."""
 
 
 class CapsError(GstError, ValueError):

@@ -7,6 +7,8 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from .errors import ArgumentTypeError
+
 __all__ = ["Frame", "GstBuffer", "clock_time"]
 
 _NONE = 2**64 - 1  # GST_CLOCK_TIME_NONE
@@ -60,7 +62,7 @@ class Frame:
 
     def _array(self) -> np.ndarray:
         if isinstance(self.data, list):
-            raise TypeError("a planar frame is a list of planes; use frame.data")
+            raise ArgumentTypeError("a planar frame is a list of planes; use frame.data")
         return self.data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:

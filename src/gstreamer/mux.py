@@ -13,7 +13,7 @@ from ._lifecycle import State
 from ._time import Timestamp, to_ns
 from .caps import AudioLayout, audio_caps
 from .encoders import VIDEO_EXTENSIONS, EncoderChoice, describe, file_format, parser_for
-from .errors import LifecycleError
+from .errors import ArgumentError, ArgumentTypeError, LifecycleError
 from .pipeline import quote
 from .writer import _BaseWriter, _check_directory, _encoder_for, _video_convert, is_description
 
@@ -93,7 +93,7 @@ class MuxWriter(_BaseWriter):
         for name, rest in (("video", video), ("audio", audio)):
             extra = set(rest) - {"fps", "format", "caps"}
             if extra:
-                raise TypeError(f"unknown {name} option(s): {', '.join(sorted(extra))}")
+                raise ArgumentTypeError(f"unknown {name} option(s): {', '.join(sorted(extra))}")
         self._video = AppSrcFeeder(
             "video",
             name="video",
@@ -125,7 +125,7 @@ class MuxWriter(_BaseWriter):
         fmt = file_format(path)
         if fmt is None or fmt.kind != "video" or fmt.audio_codec is None:
             muxable = [k for k, f in VIDEO_EXTENSIONS.items() if f.audio_codec]
-            raise ValueError(
+            raise ArgumentError(
                 f"{path!r} cannot hold video and audio; use one of {', '.join(muxable)}"
             )
         _check_directory(path)

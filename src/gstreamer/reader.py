@@ -49,6 +49,8 @@ from ._timeline import (
 from .appsink import AppSinkPuller
 from .caps import AUDIO_FORMATS, VIDEO_FORMATS, AudioLayout, Layout, VideoLayout, fps_str
 from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
     CapsError,
     ClosedError,
     GstError,
@@ -144,10 +146,12 @@ def _classify(source: Source) -> tuple[str, str]:
             text = os.fsdecode(text)
         return "file", _existing_file(text)
     if not isinstance(source, str):
-        raise TypeError(f"source must be a path, a URI or a pipeline description, not {source!r}")
+        raise ArgumentTypeError(
+            f"source must be a path, a URI or a pipeline description, not {source!r}"
+        )
     text = source.strip()
     if not text:
-        raise ValueError("source is empty")
+        raise ArgumentError("source is empty")
     if _URI_RE.match(text):
         if text.lower().startswith("file://"):
             Gst = _gi.Gst()
@@ -268,12 +272,12 @@ def _build(
     _check_rotate(rotate)
     where, value = _classify(source)
     if kind == "audio" and (width is not None or height is not None or fps is not None):
-        raise ValueError("width, height and fps apply to video formats, not to audio")
+        raise ArgumentError("width, height and fps apply to video formats, not to audio")
     if kind == "video" and (rate is not None or channels is not None):
-        raise ValueError("rate and channels apply to audio formats, not to video")
+        raise ArgumentError("rate and channels apply to audio formats, not to video")
     if where == "pipeline":
         if any(v is not None for v in (width, height, fps, rate, channels)):
-            raise ValueError(
+            raise ArgumentError(
                 "width/height/fps/rate/channels only apply when the Reader builds the end of "
                 "the pipeline; put them in the caps before your appsink instead"
             )
@@ -417,9 +421,9 @@ class Reader(Lifecycle):
         end: Optional[float] = None,
     ) -> None:
         if timeout is None or timeout < 0:
-            raise ValueError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
+            raise ArgumentError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
         if start is not None and end is not None and end <= start:
-            raise ValueError(f"end ({end}) must be after start ({start})")
+            raise ArgumentError(f"end ({end}) must be after start ({start})")
         self.source = source
         self.format = format
         self.timeout = float(timeout)

@@ -56,6 +56,7 @@ from .encoders import (
     parser_for,
 )
 from .errors import (
+    ArgumentError,
     CapsError,
     ClosedError,
     LifecycleError,
@@ -103,7 +104,7 @@ def is_description(target: Union[str, os.PathLike[str]]) -> bool:
     if first and _gi.Gst().ElementFactory.find(first) is not None:
         return True
     known = ", ".join([*VIDEO_EXTENSIONS, *AUDIO_EXTENSIONS])
-    raise ValueError(
+    raise ArgumentError(
         f"cannot tell what {target!r} is: not a pipeline description (no '!', not an element) "
         f"and not a file with a known extension ({known}); pass a pathlib.Path to write a file "
         "with this name through a description such as 'x264enc ! mp4mux ! filesink location=...'"
@@ -374,7 +375,7 @@ class _SingleInputWriter(_BaseWriter):
             other = "AudioWriter for audio files" if video else "Writer for video files"
             hint = f" use {other}" if fmt is not None else ""
             kind = "a video" if video else "an audio"
-            raise ValueError(f"{path!r} is not {kind} file extension ({known}){hint}")
+            raise ArgumentError(f"{path!r} is not {kind} file extension ({known}){hint}")
         _check_directory(path)
         self._path = path
         self._encoder = _encoder_for(fmt.codec, encoder)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._lifecycle import ErrorSlot
 from ..appsink import AppSinkPuller
-from ..errors import GstError, TimeoutError, bind_error
+from ..errors import ArgumentError, GstError, TimeoutError, bind_error
 from ._base import Number, PipelineServer
 from ._http import FrameBox, HttpLoop, Response
 from .sources import check_host, check_port, url_host
@@ -82,9 +82,9 @@ class MjpegServer(PipelineServer):
         self.quality = int(quality)
         self.title = title
         if idle_timeout <= 0:
-            raise ValueError(f"idle_timeout must be > 0 seconds, got {idle_timeout}")
+            raise ArgumentError(f"idle_timeout must be > 0 seconds, got {idle_timeout}")
         if backlog < 1:
-            raise ValueError(f"backlog must be at least 1, got {backlog}")
+            raise ArgumentError(f"backlog must be at least 1, got {backlog}")
         self.idle_timeout = float(idle_timeout)
         self.backlog = int(backlog)
         self._box = FrameBox()

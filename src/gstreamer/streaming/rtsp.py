@@ -13,7 +13,7 @@ from .._appsrc import AppSrcFeeder, unpack
 from .._time import Timestamp, to_ns
 from ..context import GstContext, main_loop_running
 from ..encoders import live_encoder
-from ..errors import ClosedError, LifecycleError, bind_error, from_gerror
+from ..errors import ArgumentError, ClosedError, LifecycleError, bind_error, from_gerror
 from ..pipeline import quote
 from ._base import Number, Server
 from .sources import bind_reason, check_host, check_mount, check_port, url_host
@@ -72,7 +72,7 @@ class RtspServer(Server):
     ) -> None:
         super().__init__(width, height, fps, format)
         if (username is None) != (password is None):
-            raise ValueError("give both username and password, or neither")
+            raise ArgumentError("give both username and password, or neither")
         self.host = check_host(host)
         self._port = check_port(port)
         self.mount = check_mount(mount)

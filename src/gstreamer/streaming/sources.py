@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..errors import ArgumentError
 from ..pipeline import quote
 
 __all__ = [
@@ -41,7 +42,7 @@ def check_host(host: str) -> str:
         For anything else (spaces, quotes, ``!`` ...), so it cannot alter a pipeline.
     """
     if not isinstance(host, str) or len(host) > 253 or not _HOST_RE.fullmatch(host):
-        raise ValueError(
+        raise ArgumentError(
             f"invalid host {host!r}: use a host name or an IP address such as 127.0.0.1"
         )
     return host
@@ -50,16 +51,16 @@ def check_host(host: str) -> str:
 def check_port(port: int) -> int:
     """Return ``port`` as an int if it is in 0..65535 (0 picks a free port)."""
     if isinstance(port, bool) or not isinstance(port, (int, np.integer)):
-        raise ValueError(f"invalid port {port!r}: must be an integer")
+        raise ArgumentError(f"invalid port {port!r}: must be an integer")
     if not 0 <= int(port) <= 65535:
-        raise ValueError(f"invalid port {port}: must be between 0 and 65535")
+        raise ArgumentError(f"invalid port {port}: must be between 0 and 65535")
     return int(port)
 
 
 def check_mount(mount: str) -> str:
     """Return ``mount`` if it is an RTSP mount point such as ``/stream`` or ``/cam/1``."""
     if not isinstance(mount, str) or not _MOUNT_RE.fullmatch(mount):
-        raise ValueError(
+        raise ArgumentError(
             f"invalid mount {mount!r}: use '/' followed by letters, digits, '.', '_', '~' "
             "or '-' (for example /stream)"
         )
@@ -91,7 +92,7 @@ def tcp_source(host: str, port: int, *, container: str = "mpegts") -> str:
     """Pipeline part reading a :class:`TcpServer` stream as raw RGB video."""
     demux = {"mpegts": "tsdemux", "matroska": "matroskademux"}
     if container not in demux:
-        raise ValueError(f"container must be one of {sorted(demux)}, got {container!r}")
+        raise ArgumentError(f"container must be one of {sorted(demux)}, got {container!r}")
     return (
         f"tcpclientsrc host={check_host(host)} port={check_port(port)} ! "
         f"{demux[container]} ! h264parse ! decodebin ! {_raw_rgb_tail()}"
@@ -108,7 +109,7 @@ def rtsp_source(
 ) -> str:
     """Pipeline part reading an RTSP URL (for example an :class:`RtspServer`) as RGB video."""
     if not url.startswith(("rtsp://", "rtsps://")):
-        raise ValueError(f"not an RTSP URL: {url!r}")
+        raise ArgumentError(f"not an RTSP URL: {url!r}")
     part = f"rtspsrc location={quote(url)} latency={int(latency)}"
     if tcp:
         part += " protocols=tcp"
@@ -136,7 +137,7 @@ def udp_source(
 ) -> str:
     """Pipeline part receiving a :class:`UdpSender` stream (RTP) as raw RGB video."""
     if codec not in RTP_CAPS:
-        raise ValueError(f"codec must be one of {sorted(RTP_CAPS)}, got {codec!r}")
+        raise ArgumentError(f"codec must be one of {sorted(RTP_CAPS)}, got {codec!r}")
     caps, depay = RTP_CAPS[codec]
     return (
         # reuse=false: a port another receiver holds is an error, not a shared port

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..encoders import live_encoder
+from ..errors import ArgumentError
 from ._base import Number, PipelineServer
 from .sources import check_host, check_port, url_host
 
@@ -71,17 +72,17 @@ class TcpServer(PipelineServer):
     ) -> None:
         super().__init__(width, height, fps, format)
         if not 0 < int(client_soft_limit) <= int(client_max_bytes):
-            raise ValueError(
+            raise ArgumentError(
                 "need 0 < client_soft_limit <= client_max_bytes, got "
                 f"{client_soft_limit} and {client_max_bytes}"
             )
         if client_timeout < 0:
-            raise ValueError(f"client_timeout must be >= 0 seconds, got {client_timeout}")
+            raise ArgumentError(f"client_timeout must be >= 0 seconds, got {client_timeout}")
         self.client_soft_limit = int(client_soft_limit)
         self.client_max_bytes = int(client_max_bytes)
         self.client_timeout = float(client_timeout)
         if container not in ("mpegts", "matroska"):
-            raise ValueError(f"container must be 'mpegts' or 'matroska', got {container!r}")
+            raise ArgumentError(f"container must be 'mpegts' or 'matroska', got {container!r}")
         self.host = check_host(host)
         self._port = check_port(port)
         self.container = container

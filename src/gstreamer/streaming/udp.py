@@ -6,6 +6,7 @@ import ipaddress
 from typing import Optional
 
 from ..encoders import live_encoder
+from ..errors import ArgumentError
 from ._base import Number, PipelineServer
 from .sources import RTP_CAPS, check_host, check_port, udp_source, url_host
 
@@ -50,9 +51,9 @@ class UdpSender(PipelineServer):
     ) -> None:
         super().__init__(width, height, fps, format)
         if codec not in RTP_CAPS:
-            raise ValueError(f"codec must be one of {sorted(RTP_CAPS)}, got {codec!r}")
+            raise ArgumentError(f"codec must be one of {sorted(RTP_CAPS)}, got {codec!r}")
         if check_port(port) == 0:
-            raise ValueError("UdpSender needs the receiver's port (not 0)")
+            raise ArgumentError("UdpSender needs the receiver's port (not 0)")
         self.host = check_host(host)
         self.port = int(port)
         self.codec = codec
