@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import threading
+import time
 from typing import Any, Callable, Optional
 
 from . import _gi
@@ -570,7 +571,9 @@ class GstPipeline:
         Parameters
         ----------
         timeout : float
-            Seconds to wait for EOS to reach the sinks.
+            Seconds for the whole shutdown: EOS reaching the sinks, then the pipeline
+            stopping. A pipeline stuck inside an element is left to stop in a background
+            thread after ``timeout`` (at least 0.5 s for the stop), and TimeoutError is raised.
         eos : bool
             Send EOS (unless the stream already ended) and wait for it, so muxers such as
             ``mp4mux`` write a complete file. With False, stop at once.
@@ -582,40 +585,72 @@ class GstPipeline:
         PipelineError
             The error the pipeline reported, if it was not raised before.
         TimeoutError
-            EOS did not reach the sinks within ``timeout``; the pipeline is stopped anyway.
+            EOS did not reach the sinks within ``timeout`` (the pipeline is stopped anyway),
+            or the pipeline did not stop in time.
         """
-        Gst = _gi.Gst()
-        timed_out = False
+        timed_out = stuck = False
+        deadline = time.monotonic() + max(0.0, timeout)
         with self._lock:
             pipeline = self._pipeline
             if pipeline is not None:
-                if eos and not self._eos.is_set() and self._errors.error is None:
-                    _, state, pending = pipeline.get_state(0)
-                    if {state, pending} & {Gst.State.PLAYING, Gst.State.PAUSED}:
-                        self.log.debug("%s: sending EOS", self)
-                        # Sending EOS to a source can block (a basesrc whose streaming
-                        # thread is stuck downstream holds its live lock), so it is sent from
-                        # a helper thread; setting NULL below releases it in any case.
-                        sender = threading.Thread(
-                            target=self._send_eos_quietly, name="GstPipeline-eos", daemon=True
-                        )
-                        sender.start()
-                        timed_out = not self._end_stream_event.wait(timeout)
-                        sender.join(0.1)
-                        if sender.is_alive():
-                            # still blocked (e.g. appsink holds EOS until its samples are
-                            # pulled): flush the sinks so the streaming threads let go
-                            self._flush_sinks(pipeline)
-                            sender.join(timeout)
-                self._teardown()
+                timed_out = self._drain(pipeline, eos, deadline)
+                parts = self._detach()
+                # NULL joins the streaming threads; one stuck inside an element (a blocking
+                # chain function, a dead device) would hold the caller for as long as it
+                # likes, so the state change runs in a helper thread and the caller waits
+                # until the deadline (at least _STOP_GRACE seconds)
+                stopper = threading.Thread(
+                    target=_release, args=parts, name="GstPipeline-stop", daemon=True
+                )
+                stopper.start()
+                stopper.join(max(deadline - time.monotonic(), _STOP_GRACE))
+                stuck = stopper.is_alive()
+                if stuck:
+                    self.log.warning(
+                        "%s: an element did not stop within %s s; it is left to stop in the "
+                        "background",
+                        self,
+                        timeout,
+                    )
                 self.log.debug("%s stopped", self)
         if raise_errors:
             self.raise_for_error()
+            if stuck:
+                raise TimeoutError(
+                    f"{self}: the pipeline did not stop within {timeout} s (an element is "
+                    "stuck in its streaming thread); it keeps stopping in the background and "
+                    "files written by it may be incomplete"
+                )
             if timed_out:
                 raise TimeoutError(
                     f"{self}: end of stream did not reach the sinks within {timeout} s; "
                     "files written by this pipeline may be incomplete"
                 )
+
+    def _drain(self, pipeline: Any, eos: bool, deadline: float) -> bool:
+        """Send EOS and wait for it until ``deadline``; True when it did not arrive."""
+        Gst = _gi.Gst()
+        if not eos or self._eos.is_set() or self._errors.error is not None:
+            return False
+        _, state, pending = pipeline.get_state(0)
+        if not {state, pending} & {Gst.State.PLAYING, Gst.State.PAUSED}:
+            return False
+        self.log.debug("%s: sending EOS", self)
+        # Sending EOS to a source can block (a basesrc whose streaming thread is stuck
+        # downstream holds its live lock), so it is sent from a helper thread; setting NULL
+        # afterwards releases it in any case.
+        sender = threading.Thread(
+            target=self._send_eos_quietly, name="GstPipeline-eos", daemon=True
+        )
+        sender.start()
+        timed_out = not self._end_stream_event.wait(max(0.0, deadline - time.monotonic()))
+        sender.join(0.1)
+        if sender.is_alive():
+            # still blocked (e.g. appsink holds EOS until its samples are pulled): flush
+            # the sinks so the streaming threads let go
+            self._flush_sinks(pipeline)
+            sender.join(max(0.0, deadline - time.monotonic()))
+        return timed_out
 
     def _shutdown_pipeline(self, timeout: float = 10.0, eos: bool = True) -> None:
         """Seed-compatible alias of :meth:`shutdown` that never raises."""
@@ -623,24 +658,40 @@ class GstPipeline:
 
     def _teardown(self) -> None:
         """Set NULL and drop every reference to the Gst.Pipeline and its bus."""
-        Gst = _gi.Gst()
         with self._lock:
-            pipeline, bus = self._pipeline, self._bus
+            parts = self._detach()
+        _release(*parts)
+
+    def _detach(self) -> tuple[Any, Any, list[int]]:
+        """Forget the Gst.Pipeline, its bus and watches (returned, to be released)."""
+        with self._lock:
+            parts = (self._pipeline, self._bus, self._watch_ids)
             self._end_stream_event.set()
             self._wake_on_error = []
-            if pipeline is None:
-                return
-            pipeline.set_state(Gst.State.NULL)  # synchronous: streaming threads are joined
-            if bus is not None:
-                for hid in self._watch_ids:
-                    bus.disconnect(hid)
-                if self._watch_ids:
-                    bus.remove_signal_watch()
-                self._watch_ids = []
-                bus.set_sync_handler(None)
-                bus.set_flushing(True)  # drop queued messages (they hold element refs)
             self._pipeline = None
             self._bus = None
+            self._watch_ids = []
+        return parts
+
+
+# Seconds shutdown() waits for NULL even when its deadline has passed (a healthy pipeline
+# stops in milliseconds).
+_STOP_GRACE = 0.5
+
+
+def _release(pipeline: Any, bus: Any, watch_ids: list[int]) -> None:
+    """Set ``pipeline`` to NULL (joins its streaming threads) and clean its bus up."""
+    if pipeline is None:
+        return
+    Gst = _gi.Gst()
+    pipeline.set_state(Gst.State.NULL)  # synchronous: streaming threads are joined
+    if bus is not None:
+        for hid in watch_ids:
+            bus.disconnect(hid)
+        if watch_ids:
+            bus.remove_signal_watch()
+        bus.set_sync_handler(None)
+        bus.set_flushing(True)  # drop queued messages (they hold element refs)
 
 
 def _time_format_for_raw(element: Any) -> None:

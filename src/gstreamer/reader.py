@@ -542,7 +542,7 @@ class Reader(Lifecycle):
         self._stop(raise_errors=False)
         return exc
 
-    def _stop(self, *, raise_errors: bool) -> None:
+    def _stop(self, *, raise_errors: bool, timeout: Optional[float] = None) -> None:
         with self._lock:
             pipeline, self._pipeline = self._pipeline, None
             if pipeline is None:
@@ -551,7 +551,8 @@ class Reader(Lifecycle):
             if finalizer is not None:
                 finalizer.detach()
             try:
-                pipeline.shutdown(timeout=self.timeout, eos=False, raise_errors=raise_errors)
+                limit = self.timeout if timeout is None else float(timeout)
+                pipeline.shutdown(timeout=limit, eos=False, raise_errors=raise_errors)
             finally:
                 # the appsink (and through it the decoder's buffer pool) would keep every
                 # frame's memory alive while this reader is referenced
@@ -835,19 +836,27 @@ class Reader(Lifecycle):
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, timeout: Optional[float] = None) -> None:
         """Stop the pipeline; idempotent.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds the stop may take (default: the reader's ``timeout``); a pipeline
+            stuck inside an element is left to stop in the background after it.
 
         Raises
         ------
         PipelineError
             An error the pipeline reported that no earlier call raised.
+        TimeoutError
+            The pipeline did not stop within ``timeout``.
         """
         with self._lock:
             if self._state is State.CLOSED:
                 return
             self._state = State.CLOSED
-        self._stop(raise_errors=self._errors.error is None)
+        self._stop(raise_errors=self._errors.error is None, timeout=timeout)
 
     def __enter__(self) -> Reader:
         return self

@@ -284,15 +284,22 @@ class _BaseWriter(Lifecycle):
     ) -> bool:
         raise LifecycleError(f"{type(self).__name__}: {feeder.name} input has no caps yet")
 
-    def close(self) -> None:
-        """Finish the stream: send end-of-stream, wait for it (``timeout``), stop; idempotent.
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Finish the stream: send end-of-stream, wait for it, stop; idempotent.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds the whole close may take (default: the writer's ``timeout``). A
+            pipeline stuck inside an element is left to stop in the background after it.
 
         Raises
         ------
         PipelineError
             An error the pipeline reported that was not raised yet.
         TimeoutError
-            End-of-stream did not reach the sinks within ``timeout`` seconds.
+            End-of-stream did not reach the sinks, or the pipeline did not stop, within
+            ``timeout`` seconds.
         """
         with self._lock:
             if self._state is State.CLOSED:
@@ -306,7 +313,8 @@ class _BaseWriter(Lifecycle):
         finalizer = self._finalizer
         detached = finalizer.detach() if finalizer is not None else None
         try:
-            self._pipeline.shutdown(timeout=self.timeout, eos=True, raise_errors=True)
+            limit = self.timeout if timeout is None else float(timeout)
+            self._pipeline.shutdown(timeout=limit, eos=True, raise_errors=True)
         finally:
             self._remove_empty_file()
             if detached is not None:

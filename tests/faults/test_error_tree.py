@@ -21,7 +21,10 @@ from gstreamer.streaming import MjpegServer, TcpServer, UdpSender, check_host
         (lambda: TcpServer(64, 48, container="avi"), ValueError),
         (lambda: MjpegServer(64, 48, idle_timeout=0), ValueError),
         (lambda: UdpSender(64, 48, port=0), ValueError),
-        (lambda: Writer("out.mp4", fps=30).write(np.zeros((4, 4, 3), np.uint8), pts=-1), ValueError),
+        (
+            lambda: Writer("out.mp4", fps=30).write(np.zeros((4, 4, 3), np.uint8), pts=-1),
+            ValueError,
+        ),
         (lambda: gstreamer.MuxWriter("out.mp4", video={"colour": 1}), TypeError),
     ],
 )
