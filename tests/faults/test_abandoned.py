@@ -81,3 +81,24 @@ def test_abandoned_tcp_server_is_collected():
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+@pytest.mark.e2e
+def test_abandoned_rtsp_server_is_collected():
+    from gstreamer.streaming import RtspServer
+
+    t0, _ = _settle()
+    server = RtspServer(64, 48, port=0)
+    server.start()
+    port = server.port
+    server.push(np.zeros((48, 64, 3), np.uint8))
+    ref = weakref.ref(server)
+    del server
+    gc.collect()
+    assert ref() is None
+    assert wait_until(lambda: threads() <= t0, 10)
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import weakref
 from typing import Any, Optional
 
 import numpy as np
 
 from .. import _gi
 from .._appsrc import AppSrcFeeder, unpack
+from .._lifecycle import weak_method
 from .._time import Timestamp, to_ns
 from ..context import GstContext, main_loop_running
 from ..encoders import live_encoder
@@ -81,6 +84,9 @@ class RtspServer(Server):
         self.bitrate = bitrate
         self._lock = threading.Lock()
         self._feeder: Optional[AppSrcFeeder] = None
+        self._media: Any = None
+        self._gate: Optional[_KeyframeGate] = None
+        self._finalizer: Optional[weakref.finalize[Any, Any]] = None
         self._context: Optional[GstContext] = None
         self._server: Any = None
         self._factory: Any = None
@@ -127,7 +133,7 @@ class RtspServer(Server):
             f"( appsrc name=src is-live=true format=time caps={quote(self.caps)} ! "
             "queue max-size-buffers=2 leaky=downstream ! videoconvert ! "
             f"video/x-raw,format=I420 ! {live_encoder('h264', self.fps, bitrate=self.bitrate)} ! "
-            "rtph264pay name=pay0 pt=96 config-interval=1 )"
+            "rtph264pay name=pay0 pt=96 config-interval=-1 )"
         )
 
     def _start(self) -> None:
@@ -143,8 +149,9 @@ class RtspServer(Server):
         factory = rtsp.RTSPMediaFactory.new()
         factory.set_launch(launch)
         factory.set_shared(True)
-        factory.connect("media-configure", self._on_media_configure)
-        server.connect("client-connected", self._on_client_connected)
+        # weak: the server and factory (kept by GLib) must not keep this object alive
+        factory.connect("media-configure", weak_method(self._on_media_configure))
+        server.connect("client-connected", weak_method(self._on_client_connected))
         if self.username is not None:
             auth = rtsp.RTSPAuth.new()
             token = rtsp.RTSPToken.new()
@@ -166,13 +173,40 @@ class RtspServer(Server):
                 f"{url_host(self.host)}:{self._port}", bind_reason(self.host, self._port)
             )
         self._server, self._factory, self._source_id = server, factory, source_id
+        self._finalizer = weakref.finalize(
+            self, _shutdown, server, self.mount, source_id, self._context
+        )
         log.info("serving %s", self.url)
 
     def _on_client_connected(self, server: Any, client: Any) -> None:
         """Main-loop thread: count clients until their connection closes."""
         with self._lock:
             self._clients += 1
-        client.connect("closed", self._on_client_closed)
+        client.connect("closed", weak_method(self._on_client_closed))
+        client.connect("pre-play-request", weak_method(self._on_pre_play_request))
+        client.connect("play-request", weak_method(self._on_play_request))
+
+    def _on_pre_play_request(self, client: Any, context: Any) -> Any:
+        """Main-loop thread: hold every encoded frame back while the client is added to
+        the stream (it must not get a frame from the middle of a GOP); the frames of the
+        others resume at the keyframe requested by :meth:`_on_play_request`."""
+        with self._lock:
+            gate = self._gate
+        if gate is not None:
+            gate.hold()
+            # let the frames already past the gate reach the clients before this one is
+            # added (measured: one frame in flight); two frame intervals, 50-200 ms
+            time.sleep(min(0.2, max(0.05, 2 / float(self.fps))))
+        return _gi.module("GstRtsp").RTSPStatusCode.OK
+
+    def _on_play_request(self, client: Any, context: Any) -> None:
+        """Main-loop thread: a client starts playing; it must not wait for the next
+        keyframe (its decoder would show grey until then), so ask the encoder for one."""
+        with self._lock:
+            media, gate = self._media, self._gate
+        if media is not None and gate is not None:
+            gate.close_until_keyframe()
+            request_keyframe(media)
 
     def _on_client_closed(self, client: Any) -> None:
         with self._lock:
@@ -190,16 +224,23 @@ class RtspServer(Server):
                 live=True,
             )
             feeder.attach(appsrc)
-            media.connect("unprepared", self._on_media_unprepared, feeder)
+            media.connect("unprepared", weak_method(self._on_media_unprepared), feeder)
             pipeline = media.get_element().get_parent()
             if pipeline is not None:
                 # the media owns the pipeline and its bus watch; a sync handler only records
-                pipeline.get_bus().set_sync_handler(self._on_media_message)
+                pipeline.get_bus().set_sync_handler(_passing(weak_method(self._on_media_message)))
         except Exception as exc:  # re-raised by push() in the caller's thread
             self._errors.keep(exc)
             return
+        gate = _KeyframeGate()
+        pay = media.get_element().get_by_name("pay0")
+        if pay is not None:
+            Gst = _gi.Gst()
+            pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, gate.probe)
         with self._lock:
             self._feeder = feeder
+            self._media = media.get_element()
+            self._gate = gate
         log.debug("%s: client media configured", self)
 
     def _on_media_message(self, bus: Any, message: Any, *user_data: Any) -> Any:
@@ -215,6 +256,7 @@ class RtspServer(Server):
         with self._lock:
             if self._feeder is feeder:
                 self._feeder = None
+                self._media = None
                 self._dropped += feeder.dropped
         log.debug("%s: media unprepared (no more clients)", self)
 
@@ -248,18 +290,81 @@ class RtspServer(Server):
         return sent
 
     def _stop(self) -> None:
-        GLib = _gi.GLib()
-        rtsp = _gi.module("GstRtspServer")
-        server, self._server = self._server, None
+        finalizer, self._finalizer = self._finalizer, None
         with self._lock:
             self._feeder = None
-        if server is not None:
-            server.client_filter(lambda *args: rtsp.RTSPFilterResult.REMOVE)
-            server.get_mount_points().remove_factory(self.mount)
-            if self._source_id:
-                GLib.Source.remove(self._source_id)
-                self._source_id = 0
-        self._factory = None
-        context, self._context = self._context, None
-        if context is not None:
-            context.shutdown(timeout=5.0, raise_errors=False)
+            self._media = None
+            self._gate = None
+        self._server = self._factory = None
+        self._source_id = 0
+        self._context = None
+        if finalizer is not None:
+            finalizer()
+
+
+def _shutdown(server: Any, mount: str, source_id: int, context: Optional[GstContext]) -> None:
+    """Stop an RTSP server: drop its clients, unmount, detach, stop its own main loop.
+
+    Also the finaliser of an :class:`RtspServer` dropped without ``close()``.
+    """
+    GLib = _gi.GLib()
+    rtsp = _gi.module("GstRtspServer")
+    if server is not None:
+        server.client_filter(lambda *args: rtsp.RTSPFilterResult.REMOVE)
+        server.get_mount_points().remove_factory(mount)
+        if source_id:
+            GLib.Source.remove(source_id)
+    if context is not None:
+        context.shutdown(timeout=5.0, raise_errors=False)
+
+
+def request_keyframe(media_element: Any) -> None:
+    """Ask the encoder of an RTSP media (``pay0``'s upstream) for a keyframe with headers."""
+    Gst = _gi.Gst()
+    GstVideo = _gi.module("GstVideo")
+    pay = media_element.get_by_name("pay0") if media_element is not None else None
+    if pay is None:
+        return
+    event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
+    pay.get_static_pad("src").send_event(event)
+
+
+class _KeyframeGate:
+    """Drops encoded frames from a client's join until the next keyframe.
+
+    The shared stream is in mid-GOP when a client joins; the frames before the keyframe
+    (requested at once) would decode as grey on its side. Dropping the one or two delta
+    frames in flight costs the clients already watching a repeated frame, not an artefact:
+    the next frame is a keyframe.
+    """
+
+    def __init__(self) -> None:
+        self._state = "open"  # open | held (drop all) | keyframe (drop deltas)
+
+    def hold(self) -> None:
+        self._state = "held"
+
+    def close_until_keyframe(self) -> None:
+        self._state = "keyframe"
+
+    def probe(self, pad: Any, info: Any) -> Any:
+        Gst = _gi.Gst()
+        state = self._state
+        if state == "held":
+            return Gst.PadProbeReturn.DROP
+        if state == "keyframe":
+            buffer = info.get_buffer()
+            if buffer is not None and buffer.has_flags(Gst.BufferFlags.DELTA_UNIT):
+                return Gst.PadProbeReturn.DROP
+            self._state = "open"
+        return Gst.PadProbeReturn.OK
+
+
+def _passing(handler: Any) -> Any:
+    """A bus sync handler that passes messages on when ``handler`` (weak) is gone."""
+
+    def sync(bus: Any, message: Any, *user_data: Any) -> Any:
+        reply = handler(bus, message, *user_data)
+        return reply if reply is not None else _gi.Gst().BusSyncReply.PASS
+
+    return sync
