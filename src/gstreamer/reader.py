@@ -36,7 +36,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _gi, _memory
+from . import _colour, _gi, _memory
 from ._lifecycle import ErrorSlot, Lifecycle, State, weak_method
 from ._progress import ProgressCallback, finish, progress_hook, stream_duration
 from ._timeline import (
@@ -202,6 +202,8 @@ def _caps_for(
     return caps
 
 
+_CONVERT = "gstreamer_reader_convert"
+
 _ROTATIONS = ("auto", None)
 
 # Turns frames upright from the stream's image-orientation tag (MP4 rotation matrix, EXIF);
@@ -220,7 +222,8 @@ def _tail(kind: str, caps: str, scale: bool, retime: bool, rotate: bool = False)
     if kind == "video":
         n = _cores()
         parts = [_AUTO_ROTATE] if rotate else []
-        parts.append(f"videoconvert n-threads={n}")
+        # named: the Reader pins the colorimetry on its sink pad (see _colour)
+        parts.append(f"videoconvert name={_CONVERT} n-threads={n}")
         if scale:
             parts.append(f"videoscale n-threads={n}")
         if retime:
@@ -385,6 +388,11 @@ class Reader(Lifecycle):
         Read only the frames from ``start`` (the frame displayed at that time, see
         :meth:`seek`) up to ``end`` (frames whose time is below ``end``), in seconds.
         Files and URIs only.
+    colorimetry : str, optional
+        The YUV matrix and range to convert decoded frames with (``"bt601"``,
+        ``"bt709"``, ``"1:4:5:4"`` ...), whatever the file says. By default a tagged
+        stream uses its tags and an untagged one limited-range BT.601, as FFmpeg does
+        (see :mod:`gstreamer._colour`). Not used for complete pipelines.
 
     Attributes
     ----------
@@ -419,7 +427,11 @@ class Reader(Lifecycle):
         rotate: Optional[str] = "auto",
         start: Optional[float] = None,
         end: Optional[float] = None,
+        colorimetry: Optional[str] = None,
     ) -> None:
+        if colorimetry is not None:
+            _colour.check_colorimetry(colorimetry)
+        self.colorimetry = colorimetry
         if timeout is None or timeout < 0:
             raise ArgumentError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
         if start is not None and end is not None and end <= start:
@@ -490,12 +502,16 @@ class Reader(Lifecycle):
                 pipeline.pipeline.connect("deep-element-added", _tune_decoder)
             if self._watch is not None:
                 pipeline.pipeline.connect("deep-element-added", self._watch.element_added)
+            pipeline.pipeline.connect("deep-element-added", _colour.prefer_stream_tags)
             check = _StreamCheck(_media_kind(self.format), self.format)
             for element in pipeline.get_by_cls(_gi.Gst().Bin):
                 factory = element.get_factory()
                 if factory is not None and factory.get_name() in ("decodebin", "uridecodebin"):
                     element.connect("pad-added", check.pad_added)
                     element.connect("no-more-pads", check.no_more_pads)
+        convert = pipeline.get_by_name(_CONVERT)
+        if convert is not None:
+            _colour.pin_colorimetry(convert.get_static_pad("sink"), self.colorimetry)
         if self.latest_only:
             sink.set_property("sync", False)
         self._puller = AppSinkPuller(

@@ -27,6 +27,7 @@ every push path, see :mod:`gstreamer._time`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -37,7 +38,7 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
-from . import _gi, _signals
+from . import _colour, _gi, _signals
 from ._appsrc import AppSrcFeeder, as_array, unpack
 from ._lifecycle import Lifecycle, State, weak_method
 from ._progress import ProgressCallback, finish, progress_hook
@@ -637,10 +638,12 @@ def _file_pipeline(
     # flacenc rewrites its STREAMINFO header (total samples, so the duration) at the end
     # by seeking in filesink; a flacparse in between would block that
     parse = encoder.name and not (fmt.codec == "flac" and not fmt.muxer)
+    # YUV for the encoder is tagged (caps, hence the stream's VUI): see _colour
+    tagged = dataclasses.replace(encoder, input_caps=_colour.writer_caps(encoder.input_caps))
     parts = [
         src,
         convert,
-        describe(encoder),
+        describe(tagged),
         parser_for(encoder.description) if parse else "",
     ]
     parts += [fmt.muxer, f"filesink location={quote(path)}"]

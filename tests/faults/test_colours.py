@@ -1,0 +1,146 @@
+"""Decoded colours against FFmpeg's, on our own files and on FFmpeg-made ones."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from gstreamer import ArgumentError, Reader, Writer
+
+# flat patches (16x16 pixels, a multiple of the chroma block): compared at their centres
+PATCHES = [
+    (128, 128, 128), (16, 16, 16), (235, 235, 235), (0, 0, 0), (255, 255, 255),
+    (200, 30, 30), (30, 200, 30), (30, 30, 200), (180, 160, 40), (60, 120, 190),
+]  # fmt: skip
+
+
+def patch_frame(width=160, height=96):
+    frame = np.zeros((height, width, 3), np.uint8)
+    for i, colour in enumerate(PATCHES):
+        y, x = divmod(i, width // 32)
+        frame[y * 32 : y * 32 + 32, x * 32 : x * 32 + 32] = colour
+    return frame
+
+
+def centres(rgb, width=160):
+    out = []
+    for i in range(len(PATCHES)):
+        y, x = divmod(i, width // 32)
+        out.append(rgb[y * 32 + 12 : y * 32 + 20, x * 32 + 12 : x * 32 + 20].reshape(-1, 3))
+    return np.array([p.mean(0) for p in out])
+
+
+def ffmpeg_rgb(path, width=160, height=96):
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "-"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    return np.frombuffer(raw, np.uint8).reshape(height, width, 3)
+
+
+def reader_rgb(path, **options):
+    with Reader(path, **options) as reader:
+        return reader.read().data
+
+
+@pytest.mark.parametrize("size", [(160, 120), (1280, 720)])
+def test_grey_128_written_by_our_writer_reads_back_as_128(tmp_path, size):
+    width, height = size
+    path = tmp_path / "grey.mp4"
+    with Writer(path, fps=30) as writer:
+        for _ in range(3):
+            writer.write(np.full((height, width, 3), 128, np.uint8))
+    ours = reader_rgb(path).reshape(-1, 3)
+    assert np.abs(ours.astype(int) - 128).max() <= 1
+    assert np.abs(ffmpeg_rgb(path, width, height).astype(int) - 128).max() <= 1
+
+
+def test_our_files_read_like_ffmpeg_reads_them(tmp_path):
+    path = tmp_path / "patches.mp4"
+    with Writer(path, fps=30) as writer:
+        for _ in range(3):
+            writer.write(patch_frame())
+    ours, theirs = centres(reader_rgb(path)), centres(ffmpeg_rgb(path))
+    # full range (what the Writer writes): GStreamer's 8-bit converter is within 2 levels
+    assert np.abs(ours - theirs).max() <= FULL_RANGE_BOUND, np.c_[ours, theirs]
+    assert np.abs(ours[:5] - np.array(PATCHES[:5])).max() <= 1  # greys come back exactly
+
+
+# What GStreamer 1.22's videoconvert achieves against FFmpeg on flat colours (its 8-bit
+# path has 6-bit fixed-point coefficients; measured: full range max 2, mean 0.4; limited
+# range max 4, mean 1.5). The issue asks for 1: see test_within_one_level_of_ffmpeg.
+FULL_RANGE_BOUND = 2
+LIMITED_RANGE_BOUND = 4
+
+
+def _ffmpeg_file(tmp_path, name, *tags):
+    png = tmp_path / "patches.png"
+    if not png.exists():
+        with Writer(tmp_path / "patches.mkv", fps=30, encoder="avenc_ffv1") as w:
+            w.write(patch_frame())
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "patches.mkv"), str(png)],
+            check=True,
+        )
+    path = tmp_path / name
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(png), *tags, "-c:v", "libx264", "-qp", "0",
+         str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+FFMPEG_FILES = {
+    "bt601-limited": ["-vf", "scale=out_color_matrix=bt601:out_range=tv", "-pix_fmt", "yuv420p",
+                      "-colorspace", "smpte170m", "-color_range", "tv"],
+    "bt709-limited": ["-vf", "scale=out_color_matrix=bt709:out_range=tv", "-pix_fmt", "yuv420p",
+                      "-colorspace", "bt709", "-color_range", "tv"],
+    "bt601-full": ["-vf", "scale=out_color_matrix=bt601:out_range=pc", "-pix_fmt", "yuvj420p",
+                   "-colorspace", "smpte170m", "-color_range", "pc"],
+    "bt709-full": ["-vf", "scale=out_color_matrix=bt709:out_range=pc", "-pix_fmt", "yuvj420p",
+                   "-colorspace", "bt709", "-color_range", "pc"],
+    "untagged": ["-pix_fmt", "yuv420p"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(FFMPEG_FILES))
+def test_ffmpeg_made_files_read_close_to_ffmpeg(tmp_path, name):
+    path = _ffmpeg_file(tmp_path, f"{name}.mp4", *FFMPEG_FILES[name])
+    ours, theirs = centres(reader_rgb(path)), centres(ffmpeg_rgb(path))
+    diff = np.abs(ours - theirs)
+    bound = FULL_RANGE_BOUND if name.endswith("full") else LIMITED_RANGE_BOUND
+    assert diff.max() <= bound, f"max {diff.max()} mean {diff.mean():.2f}\n{np.c_[ours, theirs]}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="GStreamer 1.22 videoconvert's 8-bit matrix is off by up to 2 (full range) / 4 "
+    "(limited range) levels; an exact conversion is not done yet (issue 14)",
+)
+@pytest.mark.parametrize("name", ["bt601-limited", "bt709-full"])
+def test_within_one_level_of_ffmpeg(tmp_path, name):
+    path = _ffmpeg_file(tmp_path, f"{name}.mp4", *FFMPEG_FILES[name])
+    assert np.abs(centres(reader_rgb(path)) - centres(ffmpeg_rgb(path))).max() <= 1
+
+
+def test_untagged_files_are_read_as_bt601_like_ffmpeg(tmp_path):
+    path = _ffmpeg_file(tmp_path, "untagged.mp4", *FFMPEG_FILES["untagged"])
+    default = reader_rgb(path)
+    assert np.array_equal(default, reader_rgb(path, colorimetry="bt601"))
+    # the matrix matters for colours: BT.709 would read them differently
+    assert np.abs(centres(default) - centres(reader_rgb(path, colorimetry="bt709"))).max() > 5
+
+
+def test_colorimetry_pins_the_matrix(tmp_path):
+    path = _ffmpeg_file(tmp_path, "bt709.mp4", *FFMPEG_FILES["bt709-limited"])
+    tagged = centres(reader_rgb(path))
+    as_601 = centres(reader_rgb(path, colorimetry="bt601"))
+    assert np.abs(tagged - as_601).max() > 5  # another matrix: other colours
+    assert np.abs(centres(reader_rgb(path, colorimetry="bt709")) - tagged).max() == 0
+
+
+def test_unknown_colorimetry_is_an_argument_error(tmp_path):
+    with pytest.raises(ArgumentError, match="colorimetry"):
+        Reader("videotestsrc num-buffers=1", colorimetry="bt999")
