@@ -144,8 +144,14 @@ def test_containers(tmp_path, ext, codec):
 def test_mp4_defaults_are_widely_playable(tmp_path):
     out = tmp_path / "d.mp4"
     write_frames(out, [np.zeros((48, 64, 3), np.uint8)] * 30, fps=Fraction(30000, 1001))
-    info = ffprobe_stream(out, "pix_fmt", "r_frame_rate", "nb_read_frames")
-    assert info == {"pix_fmt": "yuv420p", "r_frame_rate": "30000/1001", "nb_read_frames": "30"}
+    info = ffprobe_stream(out, "pix_fmt", "color_range", "r_frame_rate", "nb_read_frames")
+    # 4:2:0 8-bit, tagged full range (ffprobe calls that yuvj420p): see gstreamer._colour
+    assert info == {
+        "pix_fmt": "yuvj420p",
+        "color_range": "pc",
+        "r_frame_rate": "30000/1001",
+        "nb_read_frames": "30",
+    }
 
 
 # -- timestamps ----------------------------------------------------------------------------

@@ -6,6 +6,11 @@ grew RSS from 170 to 350 MB over 20 passes of a 720p file although nothing leake
 :func:`release_freed` calls glibc's ``malloc_trim(0)``, which returns the free pages of every
 arena to the system. It is a no-op on other C libraries (musl, macOS), where
 ``MALLOC_ARENA_MAX`` does not apply either.
+
+Trimming at close cannot free the frames the caller still holds then, so a reader's
+:class:`FrameTracker` trims once more when the last of its frames is released: a closed
+reader's frames leave the process when the caller drops them. Nothing is trimmed while
+frames stream (that would cost page faults on every new frame).
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import ctypes
 import ctypes.util
 import logging
 import threading
+import weakref
 from typing import Any, Optional
 
-__all__ = ["release_freed"]
+__all__ = ["FrameTracker", "release_freed"]
 
 log = logging.getLogger("gstreamer")
 
@@ -51,3 +57,42 @@ def release_freed() -> bool:
         return False
     trim(0)
     return True
+
+
+class FrameTracker:
+    """Counts one reader's frames that are still alive; once the reader has stopped and
+    the last of them is released, trims (:func:`release_freed`).
+
+    The callbacks hold this tracker, never the reader.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._alive = 0
+        self._stopped = False
+
+    def track(self, data: Any) -> None:
+        """Watch the memory behind ``data`` (an array, or a list of planes)."""
+        root = data[0] if isinstance(data, list) and data else data
+        while getattr(root, "base", None) is not None:
+            root = root.base
+        try:
+            finalizer = weakref.finalize(root, self._released)
+        except TypeError:  # not weak-referenceable: not tracked
+            return
+        finalizer.atexit = False
+        with self._lock:
+            self._alive += 1
+
+    def _released(self) -> None:
+        with self._lock:
+            self._alive -= 1
+            trim = self._stopped and self._alive == 0
+        if trim:
+            release_freed()
+
+    def stopped(self) -> None:
+        """The reader stopped: trim now, and again when its last frame is released."""
+        with self._lock:
+            self._stopped = True
+        release_freed()

@@ -463,6 +463,7 @@ class Reader(Lifecycle):
         self._ended = False
         self._errors = ErrorSlot("Reader")
         self._frames = 0
+        self._memory = _memory.FrameTracker()  # memory back to the system (see _memory)
         self._layout: Optional[Layout] = None
         self._caps: Optional[str] = None
         # a weak callback: no reference cycle back to this reader
@@ -573,7 +574,7 @@ class Reader(Lifecycle):
                 # the appsink (and through it the decoder's buffer pool) would keep every
                 # frame's memory alive while this reader is referenced
                 self._puller = None
-                _memory.release_freed()
+                self._memory.stopped()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -668,6 +669,7 @@ class Reader(Lifecycle):
 
     def _deliver(self, frame: Frame) -> Frame:
         self._frames += 1
+        self._memory.track(frame.data)
         puller = self._puller
         if puller is not None and puller.layout is not self._layout:
             self._layout = puller.layout
