@@ -26,7 +26,14 @@ from typing import Any, BinaryIO, Optional, Union
 
 from . import _gi
 from ._timeline import StallCheck, as_invalid_media, is_decoder, is_invalid_media
-from .errors import GstError, InvalidMediaError, PipelineError, TimeoutError, from_gerror
+from .errors import (
+    ArgumentError,
+    GstError,
+    InvalidMediaError,
+    PipelineError,
+    TimeoutError,
+    from_gerror,
+)
 from .index import ORIENTATIONS
 from .pipeline import iterate, parse_launch, quote
 from .reader import _classify
@@ -486,7 +493,7 @@ def probe(source: Union[str, os.PathLike[str]], *, timeout: float = 10.0) -> Med
     Gst = _gi.Gst()
     where, value = _classify(source)
     if where not in ("file", "uri"):
-        raise ValueError(f"probe reads files and URIs, not pipelines: {value!r}")
+        raise ArgumentError(f"probe reads files and URIs, not pipelines: {value!r}")
     if where == "file":
         head = f"filesrc location={quote(value)}"
     else:

@@ -79,7 +79,7 @@ _TOLERANCE = 1000
 def _seconds_to_ns(t: float, name: str) -> int:
     value = float(t)
     if not value >= 0:  # also rejects NaN
-        raise ValueError(f"{name} must be a time in seconds >= 0, not {t!r}")
+        raise ArgumentError(f"{name} must be a time in seconds >= 0, not {t!r}")
     return round(value * 1e9)
 
 
@@ -214,7 +214,7 @@ _AUTO_ROTATE = "videoconvert ! videoflip video-direction=auto"
 
 def _check_rotate(rotate: Optional[str]) -> None:
     if rotate not in _ROTATIONS:
-        raise ValueError(f"rotate must be 'auto' or None, not {rotate!r}")
+        raise ArgumentError(f"rotate must be 'auto' or None, not {rotate!r}")
 
 
 def _tail(kind: str, caps: str, scale: bool, retime: bool, rotate: bool = False) -> str:

@@ -30,7 +30,14 @@ from ._timeline import (
     stream_time,
 )
 from .appsink import AppSinkPuller
-from .errors import CapsError, InvalidMediaError, NotSeekableError, PipelineError, TimeoutError
+from .errors import (
+    ArgumentError,
+    CapsError,
+    InvalidMediaError,
+    NotSeekableError,
+    PipelineError,
+    TimeoutError,
+)
 from .frame import Frame
 from .pipeline import GstPipeline, quote
 from .reader import _AUTO_ROTATE, _check_rotate, _classify, _media_kind
@@ -155,7 +162,7 @@ def _wait_prerolled(pipeline: GstPipeline, timeout: float, source: str) -> None:
 
 def _times(pipeline: GstPipeline, source: str, n: int) -> list[float]:
     if n < 0:
-        raise ValueError(f"n must be >= 0, not {n}")
+        raise ArgumentError(f"n must be >= 0, not {n}")
     Gst = _gi.Gst()
     ok, duration = pipeline.pipeline.query_duration(Gst.Format.TIME)
     seconds = duration / 1e9 if ok and duration > 0 else None
@@ -172,7 +179,7 @@ def _keyframe_at(
     pipeline: GstPipeline, puller: AppSinkPuller, watch: DecoderWatch, t: float, timeout: float
 ) -> Frame:
     if not t >= 0:
-        raise ValueError(f"times must be >= 0 seconds, not {t!r}")
+        raise ArgumentError(f"times must be >= 0 seconds, not {t!r}")
     target = round(t * 1e9)
     # A demuxer can snap to the keyframe *after* t: qtdemux looks samples up by decode time,
     # and with B-frames the next keyframe can be decoded before t. Then seek again earlier.

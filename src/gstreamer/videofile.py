@@ -35,6 +35,7 @@ from . import _gi
 from ._timeline import is_decoder
 from .appsink import AppSinkPuller
 from .errors import (
+    ArgumentTypeError,
     CapsError,
     ClosedError,
     GstError,
@@ -106,7 +107,7 @@ def _path_of(source: Union[str, os.PathLike[str]]) -> str:
     if isinstance(source, os.PathLike):
         return os.fspath(source)
     if not isinstance(source, str):
-        raise TypeError(f"source must be a file path, not {source!r}")
+        raise ArgumentTypeError(f"source must be a file path, not {source!r}")
     if _URI_RE.match(source.strip()):
         if source.lower().startswith("file://"):
             Gst = _gi.Gst()
@@ -244,7 +245,7 @@ class VideoFile:
 
     def _normalise(self, i: Index) -> int:
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-            raise TypeError(f"frame indices are integers, not {i!r}")
+            raise ArgumentTypeError(f"frame indices are integers, not {i!r}")
         n = len(self._index)
         j = int(i)
         if j < 0:
