@@ -190,11 +190,14 @@ class _BaseWriter(Lifecycle):
             encoder = peer.get_parent_element() if peer is not None else None
             if (
                 caps is not None
-                and caps.to_string() == "video/x-raw, format=(string)I420"
+                and caps.get_size() == 1
+                and caps.get_structure(0).get_string("format") == "I420"
                 and encoder is not None
                 and encoder.get_factory().get_name() == "x264enc"
             ):
-                element.set_property("caps", Gst.Caps.from_string("video/x-raw,format=Y444"))
+                # same caps (the colorimetry tag included, see _colour), 4:4:4
+                text = caps.to_string().replace("format=(string)I420", "format=(string)Y444")
+                element.set_property("caps", Gst.Caps.from_string(text))
                 log.info("odd frame size: encoding 4:4:4 (Y444) so the size is kept")
 
     def _remove_empty_file(self) -> None:
