@@ -444,7 +444,7 @@ def test_odd_sizes_are_written_4_4_4_and_read_back_at_the_size_written(tmp_path,
     assert info == {
         "width": str(width),
         "height": str(height),
-        "pix_fmt": "yuv444p",
+        "pix_fmt": "yuvj444p",  # 4:4:4, tagged full range (see gstreamer._colour)
         "nb_read_frames": "5",
     }
     back = list(gstreamer.read_frames(out))
@@ -455,7 +455,8 @@ def test_odd_sizes_are_written_4_4_4_and_read_back_at_the_size_written(tmp_path,
 def test_even_sizes_stay_4_2_0(tmp_path):
     out = tmp_path / "even.mp4"
     write_frames(out, [np.zeros((240, 320, 3), np.uint8)] * 3)
-    assert ffprobe_stream(out, "pix_fmt") == {"pix_fmt": "yuv420p"}
+    # 4:2:0, tagged full range (ffprobe calls that yuvj420p; see gstreamer._colour)
+    assert ffprobe_stream(out, "pix_fmt") == {"pix_fmt": "yuvj420p"}
 
 
 def test_a_write_that_fails_before_any_data_leaves_no_empty_file(tmp_path):
