@@ -39,7 +39,16 @@ from . import _gi
 from ._lifecycle import State, weak_method
 from ._time import fps_fraction
 from .appsink import AppSinkPuller
-from .errors import CapsError, ClosedError, GstError, PipelineError, TimeoutError, from_gerror
+from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    CapsError,
+    ClosedError,
+    GstError,
+    PipelineError,
+    TimeoutError,
+    from_gerror,
+)
 from .frame import Frame
 from .pipeline import GstPipeline
 from .reader import _build, _classify, _tune_decoder
@@ -227,17 +236,17 @@ class MultiReader:
         timeout: float = 10.0,
     ) -> None:
         if isinstance(sources, (str, os.PathLike)):
-            raise TypeError("sources must be a sequence of sources, not one source")
+            raise ArgumentTypeError("sources must be a sequence of sources, not one source")
         sources = list(sources)
         if not sources:
-            raise ValueError("MultiReader needs at least one source")
+            raise ArgumentError("MultiReader needs at least one source")
         if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, not {mode!r}")
+            raise ArgumentError(f"mode must be one of {_MODES}, not {mode!r}")
         width, height = (int(v) for v in size)
         if width <= 0 or height <= 0:
-            raise ValueError(f"size must be two positive ints (width, height), not {size!r}")
+            raise ArgumentError(f"size must be two positive ints (width, height), not {size!r}")
         if loop and mode != "latest":
-            raise ValueError("loop=True only applies to mode='latest'")
+            raise ArgumentError("loop=True only applies to mode='latest'")
         self.sources = sources
         self.size = (width, height)
         self.format = format
@@ -251,7 +260,7 @@ class MultiReader:
         self._slots: list[_Slot] = []
         for i, source in enumerate(sources):
             if _classify(source)[0] == "pipeline":
-                raise ValueError(
+                raise ArgumentError(
                     f"source {i} is a complete pipeline with an appsink; give MultiReader the "
                     "part before the appsink"
                 )

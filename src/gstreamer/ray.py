@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _gi
 from ._clips import end_times, frame_rate
-from .errors import GstNotAvailableError
+from .errors import ArgumentError, GstNotAvailableError
 from .index import FrameIndex, frame_index
 from .reader import Reader
 from .videofile import VideoFile
@@ -128,7 +128,7 @@ class VideoDatasource(Datasource):  # type: ignore[misc]
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         if fps is not None and fps <= 0:
-            raise ValueError(f"fps must be positive, not {fps!r}")
+            raise ArgumentError(f"fps must be positive, not {fps!r}")
         self.paths = _expand(paths)
         self.fps = fps
         self.size = None if size is None else (int(size[0]), int(size[1]))

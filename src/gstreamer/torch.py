@@ -29,7 +29,7 @@ from typing import Optional, Union
 import numpy as np
 
 from ._clips import FileCache, resampled
-from .errors import GstNotAvailableError
+from .errors import ArgumentError, GstNotAvailableError
 from .index import FrameIndex, frame_index
 
 try:
@@ -61,7 +61,7 @@ class _VideoDataset(Dataset):  # type: ignore[type-arg]
             paths = [paths]
         self.paths = [os.fspath(p) for p in paths]
         if not self.paths:
-            raise ValueError("no paths given")
+            raise ArgumentError("no paths given")
         self.fps = fps
         self.size = None if size is None else (int(size[0]), int(size[1]))
         self.format = format
@@ -116,10 +116,10 @@ class VideoClips(_VideoDataset):
         format: str = "RGB",
     ) -> None:
         if clip_len < 1:
-            raise ValueError(f"clip_len must be at least 1, not {clip_len}")
+            raise ArgumentError(f"clip_len must be at least 1, not {clip_len}")
         stride = clip_len if stride is None else int(stride)
         if stride < 1:
-            raise ValueError(f"stride must be at least 1, not {stride}")
+            raise ArgumentError(f"stride must be at least 1, not {stride}")
         super().__init__(paths, fps=fps, size=size, format=format)
         self.clip_len = int(clip_len)
         self.stride = stride
