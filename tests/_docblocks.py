@@ -130,14 +130,3 @@ def _worker(result_fd: int) -> None:
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:
     _worker(int(sys.argv[2]))
-
-
-# -- helpers for the test -----------------------------------------------------------------
-
-
-def free_display() -> Optional[int]:
-    """An X display number nobody uses."""
-    for n in range(150, 500):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            return n
-    return None

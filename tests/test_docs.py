@@ -13,13 +13,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _docblocks import ROOT, RUN_LANGUAGES, TEXT_LANGUAGES, Block, blocks, free_display, pages
+from _docblocks import ROOT, RUN_LANGUAGES, TEXT_LANGUAGES, Block, blocks, pages
+from _helpers import xvfb_display
 
 pytestmark = pytest.mark.e2e
 
@@ -33,22 +33,8 @@ def xvfb() -> Iterator[str]:
     """A private Xvfb server for the blocks marked ``display``."""
     if not shutil.which("Xvfb"):
         pytest.fail("Xvfb is needed for the display blocks (apt-get install xvfb)")
-    n = free_display()
-    assert n is not None, "no free X display number"
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            assert proc.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
-            time.sleep(0.05)
-        yield f":{n}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with xvfb_display() as display:
+        yield display
 
 
 def _base_env() -> dict[str, str]:
