@@ -128,6 +128,7 @@ class AppSrcFeeder:
         self.dropped = 0
         self._check: Check = _no_check
         self._next = Fraction(0)
+        self._last_pts: Optional[int] = None
         if caps is not None:
             self.layout = self._layout_from(caps)
 
@@ -244,6 +245,8 @@ class AppSrcFeeder:
 
         Given ones are kept; automatic ones continue from the previous buffer in exact
         fractions (no drift at 30000/1001); live feeders leave pts to the pipeline clock.
+        With a variable frame rate and no duration given, a buffer lasts as long as the gap
+        before it (the first one has none).
         """
         step = self._step(array)
         if self.live and pts is None:
@@ -264,7 +267,12 @@ class AppSrcFeeder:
         else:
             if duration is None and step is not None:
                 duration = round(step)
+            if duration is None and self._last_pts is not None and pts > self._last_pts:
+                # variable frame rate: the gap since the previous frame, so that the last
+                # frame has a duration too (mp4mux drops a last sample without one)
+                duration = pts - self._last_pts
             self._next = Fraction(pts + (duration or 0))
+        self._last_pts = pts
         return pts, duration
 
     def _running_time(self) -> Optional[int]:

@@ -15,7 +15,16 @@ from .caps import AudioLayout, audio_caps
 from .encoders import VIDEO_EXTENSIONS, EncoderChoice, describe, file_format, parser_for
 from .errors import ArgumentError, ArgumentTypeError, LifecycleError
 from .pipeline import quote
-from .writer import _BaseWriter, _check_directory, _encoder_for, _video_convert, is_description
+from .writer import (
+    CrashSafe,
+    _BaseWriter,
+    _check_directory,
+    _encoder_for,
+    _video_convert,
+    file_muxer,
+    file_sink,
+    is_description,
+)
 
 __all__ = ["MuxWriter"]
 
@@ -45,6 +54,8 @@ class MuxWriter(_BaseWriter):
         As for :class:`Writer`, per input.
     handle_sigterm : bool, optional
         As for :class:`Writer`.
+    crash_safe : bool or float
+        As for :class:`Writer`: MP4/MOV files play after a crash (True by default).
 
     Examples
     --------
@@ -67,8 +78,10 @@ class MuxWriter(_BaseWriter):
         timeout: float = 10.0,
         copy: bool = False,
         handle_sigterm: Optional[bool] = None,
+        crash_safe: CrashSafe = True,
     ) -> None:
         video = dict(video or {})
+        self._crash_safe = crash_safe
         audio = dict(audio or {})
         self._video_encoder: Optional[EncoderChoice] = None
         self._audio_encoder: Optional[EncoderChoice] = None
@@ -159,7 +172,7 @@ class MuxWriter(_BaseWriter):
             if p
         )
         return (
-            f"{fmt.muxer} name=mux ! filesink location={quote(path)} "
+            f"{file_muxer(fmt, self._crash_safe)} name=mux ! {file_sink(path, fmt, self._crash_safe)} "
             f"{video_chain} ! mux. {audio_chain} ! mux."
         )
 

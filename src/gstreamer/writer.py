@@ -23,6 +23,14 @@ with an exception or Ctrl-C.
 
 Timestamps given to :meth:`Writer.write` are seconds, whatever the number type (one rule for
 every push path, see :mod:`gstreamer._time`).
+
+MP4 and MOV files are **crash-safe** by default (``crash_safe=True``): while the file is
+written, the muxer appends a fragment every half second (``mp4mux fragment-duration=500
+fragment-mode=first-moov-then-finalise``) and ``filesink`` writes each buffer through at once,
+so a process killed with ``kill -9`` leaves a file that plays up to about the last half second.
+A clean :meth:`~Writer.close` turns the file into an ordinary MP4 (one ``moov``, no
+fragments). ``crash_safe=False`` gives the plain muxer (the file is unreadable after a crash:
+"moov atom not found"). Matroska, MPEG-TS and the other containers are written as before.
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ from .errors import (
 from .pipeline import GstPipeline, quote
 
 __all__ = [
+    "CRASH_SAFE_FRAGMENT",
     "AudioWriter",
     "TargetDirectoryError",
     "Writer",
@@ -132,6 +141,51 @@ def _video_convert() -> str:
 
 # raw frames between converter and encoder: a few frames, no byte/time limits
 _ENCODER_QUEUE = "queue max-size-buffers=3 max-size-bytes=0 max-size-time=0"
+
+# Muxers whose files are unreadable until finalised (the index, moov, is written at the end).
+_MOOV_MUXERS = ("mp4mux", "qtmux")
+
+#: Seconds of media per fragment when ``crash_safe=True``.
+CRASH_SAFE_FRAGMENT = 0.5
+
+CrashSafe = Union[bool, float]
+
+
+def crash_safe_seconds(crash_safe: CrashSafe) -> float:
+    """Seconds per fragment for a ``crash_safe`` argument (0 when off).
+
+    Raises
+    ------
+    ValueError
+        A negative number.
+    """
+    if crash_safe is True:
+        return CRASH_SAFE_FRAGMENT
+    if crash_safe is False or crash_safe is None:
+        return 0.0
+    seconds = float(crash_safe)
+    if seconds < 0:
+        raise ValueError(f"crash_safe must be True, False or seconds > 0, not {crash_safe!r}")
+    return seconds
+
+
+def file_muxer(fmt: FileFormat, crash_safe: CrashSafe) -> str:
+    """The muxer fragment for ``fmt``: MP4/MOV muxers fragment while writing when
+    ``crash_safe`` (see the module documentation); other muxers are unchanged."""
+    seconds = crash_safe_seconds(crash_safe)
+    if seconds <= 0 or element_name(fmt.muxer) not in _MOOV_MUXERS:
+        return fmt.muxer
+    ms = max(1, round(seconds * 1000))
+    return f"{fmt.muxer} fragment-duration={ms} fragment-mode=first-moov-then-finalise"
+
+
+def file_sink(path: str, fmt: FileFormat, crash_safe: CrashSafe) -> str:
+    """``filesink`` for ``path``; unbuffered for crash-safe MP4/MOV, so that every fragment
+    reaches the operating system at once (not 64 KiB later)."""
+    sink = f"filesink location={quote(path)}"
+    if crash_safe_seconds(crash_safe) > 0 and element_name(fmt.muxer) in _MOOV_MUXERS:
+        sink += " buffer-mode=unbuffered"
+    return sink
 
 
 class _BaseWriter(Lifecycle):
@@ -365,9 +419,14 @@ class _SingleInputWriter(_BaseWriter):
         encoder: str,
         timeout: float,
         handle_sigterm: Optional[bool] = None,
+        crash_safe: CrashSafe = True,
         **options: Any,
     ) -> None:
         self._encoder: Optional[EncoderChoice] = None
+        self._crash_safe = crash_safe
+        self._variable_rate = self._KIND == "video" and _variable_rate(
+            options.get("fps"), options.get("caps")
+        )
         super().__init__(self._describe(target, encoder), timeout, handle_sigterm)
         self._target = target
         self._input = AppSrcFeeder(self._KIND, name="src", **options)
@@ -392,7 +451,15 @@ class _SingleInputWriter(_BaseWriter):
         self._path = path
         self._encoder = _encoder_for(fmt.codec, encoder)
         convert = _video_convert() if video else "audioconvert ! audioresample"
-        return _file_pipeline("appsrc name=src", convert, self._encoder, fmt, path)
+        return _file_pipeline(
+            "appsrc name=src",
+            convert,
+            self._encoder,
+            fmt,
+            path,
+            self._crash_safe,
+            variable_rate=self._variable_rate,
+        )
 
     def _check_before_start(self) -> None:
         layout = self._input.layout
@@ -462,6 +529,10 @@ class Writer(_SingleInputWriter):
         Copy each array. By default the pipeline reads the array itself after
         :meth:`write` returns, so do not modify it in place afterwards (write a new array
         per frame, or pass ``copy=True``).
+    crash_safe : bool or float
+        MP4/MOV files only: write fragments while recording so that the file plays after a
+        crash, losing at most about half a second (True), or every ``crash_safe`` seconds
+        (a number). ``close()`` still leaves an ordinary MP4. False: the plain muxer.
     handle_sigterm : bool, optional
         While the writer is open, handle SIGTERM like Ctrl-C (``KeyboardInterrupt`` in the
         main thread, after any SIGTERM handler you installed) so ``with`` blocks finish the
@@ -488,12 +559,14 @@ class Writer(_SingleInputWriter):
         timeout: float = 10.0,
         copy: bool = False,
         handle_sigterm: Optional[bool] = None,
+        crash_safe: CrashSafe = True,
     ) -> None:
         super().__init__(
             target,
             encoder,
             timeout,
             handle_sigterm,
+            crash_safe=crash_safe,
             fps=fps,
             format=format,
             caps=caps,
@@ -595,6 +668,7 @@ class AudioWriter(_SingleInputWriter):
             encoder,
             timeout,
             handle_sigterm,
+            crash_safe=False,  # audio files are written as before
             rate=rate,
             channels=channels,
             format=format,
@@ -627,6 +701,16 @@ class AudioWriter(_SingleInputWriter):
         return self
 
 
+def _variable_rate(fps: Any, caps: Any) -> bool:
+    """True when a video stream has no fixed frame rate (``fps=None`` and no rate in caps)."""
+    if caps is not None:
+        text = caps if isinstance(caps, str) else caps.to_string()
+        match = re.search(r"framerate=(?:\(fraction\))?(\d+)/", text)
+        if match is not None:
+            return int(match.group(1)) == 0
+    return fps is None
+
+
 def _encoder_for(codec: str, encoder: str) -> EncoderChoice:
     if encoder == "auto":
         return choose_encoder(codec)
@@ -636,20 +720,27 @@ def _encoder_for(codec: str, encoder: str) -> EncoderChoice:
 
 
 def _file_pipeline(
-    src: str, convert: str, encoder: EncoderChoice, fmt: FileFormat, path: str
+    src: str,
+    convert: str,
+    encoder: EncoderChoice,
+    fmt: FileFormat,
+    path: str,
+    crash_safe: CrashSafe = False,
+    *,
+    variable_rate: bool = False,
 ) -> str:
     # flacenc rewrites its STREAMINFO header (total samples, so the duration) at the end
     # by seeking in filesink; a flacparse in between would block that
     parse = encoder.name and not (fmt.codec == "flac" and not fmt.muxer)
     # YUV for the encoder is tagged (caps, hence the stream's VUI): see _colour
     tagged = dataclasses.replace(encoder, input_caps=_colour.writer_caps(encoder.input_caps))
-    parts = [
-        src,
-        convert,
-        describe(tagged),
-        parser_for(encoder.description) if parse else "",
-    ]
-    parts += [fmt.muxer, f"filesink location={quote(path)}"]
+    parser = parser_for(encoder.description) if parse else ""
+    if variable_rate and parser == "h264parse" and encoder.name == "x264enc":
+        # h264parse stamps each frame of a 0/1-framerate stream with a 1 ns duration, and
+        # mp4mux then drops the last frame; x264enc's own output muxes as it is
+        parser = ""
+    parts = [src, convert, describe(tagged), parser]
+    parts += [file_muxer(fmt, crash_safe), file_sink(path, fmt, crash_safe)]
     return " ! ".join(p for p in parts if p)
 
 

@@ -1,0 +1,151 @@
+"""Media checks for recordings: ffprobe, PyAV and headless Chromium as independent players.
+
+Import it: ``from _players import chromium_play``.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+PAGE = """<!doctype html><html><body>
+<video id="v" muted preload="auto" src="/media/{name}"></video>
+<script>
+const v = document.getElementById('v');
+const r = {{events: []}};
+let posted = false;
+function post() {{
+  if (posted) return; posted = true;
+  fetch('/result', {{method: 'POST', body: JSON.stringify(r)}});
+}}
+v.addEventListener('error', () => {{ r.error = v.error ? v.error.code : -1; post(); }});
+v.addEventListener('loadedmetadata', () => {{
+  r.duration = v.duration; r.width = v.videoWidth; r.height = v.videoHeight;
+  v.currentTime = v.duration / 2;
+}});
+v.addEventListener('seeked', () => {{
+  if (r.seeked === undefined) {{
+    r.seeked = v.currentTime;
+    v.currentTime = 0;
+  }} else if (r.rewound === undefined) {{
+    r.rewound = v.currentTime;
+    v.play().catch(e => {{ r.play_error = String(e); post(); }});
+  }}
+}});
+v.addEventListener('ended', () => {{
+  r.ended = true; r.current_time = v.currentTime;
+  const q = v.getVideoPlaybackQuality();
+  r.total_frames = q.totalVideoFrames; r.dropped_frames = q.droppedVideoFrames;
+  post();
+}});
+</script></body></html>"""
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: Any
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        if self.path == "/page.html":
+            body = PAGE.format(name=self.server.media.name).encode()
+            self._send(200, body, "text/html")
+            return
+        if self.path.startswith("/media/"):
+            data = self.server.media.read_bytes()
+            rng = self.headers.get("Range")
+            if rng and rng.startswith("bytes="):
+                first, _, last = rng[6:].partition("-")
+                start = int(first or 0)
+                end = int(last) if last else len(data) - 1
+                end = min(end, len(data) - 1)
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+                self._body(data[start : end + 1], "video/mp4")
+                return
+            self.send_response(200)
+            self._body(data, "video/mp4")
+            return
+        self._send(404, b"", "text/plain")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        self.server.result = json.loads(self.rfile.read(length))
+        self._send(200, b"ok", "text/plain")
+
+    def _send(self, code: int, body: bytes, kind: str) -> None:
+        self.send_response(code)
+        self._body(body, kind)
+
+    def _body(self, body: bytes, kind: str) -> None:
+        self.send_header("Content-Type", kind)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def chromium_play(media: os.PathLike[str] | str, profile: Path, timeout: float = 60.0) -> dict:
+    """Play ``media`` in headless Chromium's ``<video>``: duration, seek, play to the end.
+
+    Returns the page's findings (``duration``, ``seeked``, ``ended``, ``total_frames``...).
+    """
+    chromium = shutil.which("chromium")
+    assert chromium, "needs /usr/bin/chromium"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.media = Path(media)  # type: ignore[attr-defined]
+    server.result = None  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/page.html"
+    proc = subprocess.Popen(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--autoplay-policy=no-user-gesture-required",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        result: Optional[dict] = None
+        while time.monotonic() < deadline:
+            result = server.result  # type: ignore[attr-defined]
+            if result is not None or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        server.shutdown()
+        server.server_close()
+    assert result is not None, f"Chromium gave no result: {err.decode(errors='replace')[-2000:]}"
+    return result
+
+
+def pyav_frames(path: os.PathLike[str] | str) -> tuple[int, float]:
+    """``(frames decoded, duration in s)`` by PyAV (skips the test when av is missing)."""
+    import pytest
+
+    av = pytest.importorskip("av")
+    with av.open(os.fspath(path)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+        duration = container.duration / 1e6 if container.duration is not None else float("nan")
+    return frames, duration

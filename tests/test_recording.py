@@ -1,0 +1,190 @@
+"""Crash-safe MP4/MOV, variable frame rate MP4, segmented and HLS recording."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _helpers import ffprobe_stream, wait_for
+from _players import chromium_play, pyav_frames
+
+import gstreamer
+from gstreamer import MuxWriter, Reader, Writer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def frames(n, width=160, height=120):
+    """``n`` frames with the index in the pixels (gray level ``2 * i``)."""
+    for i in range(n):
+        yield np.full((height, width, 3), (2 * i) % 256, np.uint8)
+
+
+def top_level_atoms(path):
+    data = Path(path).read_bytes()
+    atoms, i = [], 0
+    while i + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[i : i + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[i + 8 : i + 16])[0]
+        atoms.append(kind.decode("latin-1"))
+        if size == 0:
+            break
+        i += size
+    return atoms
+
+
+def count_frames(path):
+    return int(ffprobe_stream(path, "nb_read_frames")["nb_read_frames"])
+
+
+def ffprobe_duration(path):
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip())
+
+
+# -- crash-safe MP4 ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mov"])
+def test_crash_safe_file_is_an_ordinary_mp4_after_close(tmp_path, ext):
+    out = tmp_path / f"a{ext}"
+    with Writer(out, fps=30) as w:
+        assert "fragment-mode=first-moov-then-finalise" in w.pipeline.command
+        assert "buffer-mode=unbuffered" in w.pipeline.command
+        for f in frames(95):
+            w.write(f)
+    atoms = top_level_atoms(out)
+    assert "moov" in atoms and "moof" not in atoms, atoms  # finalised: no fragments left
+    assert count_frames(out) == 95
+    assert ffprobe_duration(out) == pytest.approx(95 / 30, abs=1e-3)
+    assert pyav_frames(out) == (95, pytest.approx(95 / 30, abs=1e-3))
+    assert sum(1 for _ in Reader(out)) == 95
+
+
+def test_crash_safe_file_is_readable_while_it_is_written(tmp_path):
+    """The state a crash leaves: the writer has not finalised the file."""
+    out = tmp_path / "live.mp4"
+    w = Writer(out, fps=30, crash_safe=0.5)
+    try:
+        for f in frames(90):  # 3 s of media: fragments every 0.5 s reach the file
+            w.write(f)
+        assert "moof" in wait_for(
+            lambda: "moof" in top_level_atoms(out) and top_level_atoms(out), what="a fragment"
+        )
+        # everything but the last fragment and the frames still in the pipeline
+        n = wait_for(lambda: (c := count_frames(out)) >= 90 - 30 and c, what="frames on disk")
+        assert n <= 90
+    finally:
+        w.close()
+    assert count_frames(out) == 90
+
+
+def test_crash_safe_off_gives_the_plain_muxer(tmp_path):
+    out = tmp_path / "plain.mp4"
+    with Writer(out, fps=30, crash_safe=False) as w:
+        assert "fragment" not in w.pipeline.command
+        for f in frames(10):
+            w.write(f)
+    assert count_frames(out) == 10
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".ts"])
+def test_other_containers_are_unchanged(tmp_path, ext):
+    out = tmp_path / f"a{ext}"
+    with Writer(out, fps=30) as w:
+        assert "fragment" not in w.pipeline.command
+        assert "buffer-mode" not in w.pipeline.command
+        for f in frames(10):
+            w.write(f)
+    assert count_frames(out) == 10
+
+
+def test_bad_crash_safe_value(tmp_path):
+    with pytest.raises(ValueError, match="crash_safe"):
+        Writer(tmp_path / "a.mp4", crash_safe=-1)
+
+
+def test_mux_writer_mp4_is_crash_safe_and_complete(tmp_path):
+    out = tmp_path / "av.mp4"
+    rate, fps = 48000, 30
+    with MuxWriter(out, video=dict(fps=fps), audio=dict(rate=rate, channels=1)) as w:
+        assert "fragment-mode=first-moov-then-finalise" in w.pipeline.command
+        for f in frames(60):
+            w.write_video(f)
+            w.write_audio(np.zeros((rate // fps, 1), np.float32))
+    assert "moof" not in top_level_atoms(out)
+    assert count_frames(out) == 60
+    assert pyav_frames(out)[0] == 60
+
+
+@pytest.mark.e2e
+def test_chromium_plays_seeks_and_ends_the_mp4(tmp_path):
+    out = tmp_path / "web.mp4"
+    with Writer(out, fps=30) as w:
+        for f in frames(90):
+            w.write(f)
+    result = chromium_play(out, tmp_path / "profile")
+    assert "error" not in result, result
+    assert result["duration"] == pytest.approx(3.0, abs=1e-3)
+    assert (result["width"], result["height"]) == (160, 120)
+    assert result["seeked"] == pytest.approx(1.5, abs=0.05)
+    assert result["ended"] is True
+    assert result["current_time"] == pytest.approx(3.0, abs=1e-3)
+
+
+@pytest.mark.e2e
+def test_kill_9_leaves_readable_files(tmp_path):
+    script = ROOT / "benchmarks" / "crash_mp4.py"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.run(
+        [sys.executable, str(script), "--runs", "3", "--min", "2", "--max", "4", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    runs = json.loads(proc.stdout)
+    assert len(runs) == 3
+    for run in runs:
+        assert run["written"] >= 50, run  # at least 2 s at 30 fps were written
+        assert run["readable"], run
+        assert run["frames"] >= run["written"] - 30, run
+
+
+# -- variable frame rate -------------------------------------------------------------------
+
+VFR_PTS = [0, 0.1, 0.15, 0.4, 0.41, 1.0]
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv"])
+@pytest.mark.parametrize("crash_safe", [True, False])
+def test_variable_frame_rate_keeps_the_last_frame(tmp_path, ext, crash_safe):
+    out = tmp_path / f"vfr{ext}"
+    with Writer(out, fps=None, crash_safe=crash_safe) as w:
+        for i, pts in enumerate(VFR_PTS):
+            w.write(np.full((120, 160, 3), i * 40, np.uint8), pts=pts)
+    assert count_frames(out) == 6
+    got = [(round(f.pts / 1e9, 3), int(f.data[60, 80].mean() + 0.5)) for f in Reader(out)]
+    assert [p for p, _ in got] == VFR_PTS
+    assert [v for _, v in got] == pytest.approx([i * 40 for i in range(6)], abs=4)
+
+
+def test_variable_frame_rate_last_frame_keeps_a_given_duration(tmp_path):
+    out = tmp_path / "vfr.mp4"
+    with Writer(out, fps=None) as w:
+        for i, pts in enumerate(VFR_PTS):
+            w.write(np.full((120, 160, 3), i * 40, np.uint8), pts=pts, duration=0.25)
+    assert count_frames(out) == 6
+    assert ffprobe_duration(out) == pytest.approx(1.25, abs=1e-3)
