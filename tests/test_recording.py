@@ -14,7 +14,6 @@ import pytest
 from _helpers import ffprobe_stream, wait_for
 from _players import chromium_play, pyav_frames
 
-import gstreamer
 from gstreamer import MuxWriter, Reader, Writer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,6 @@ from ._time import Timestamp, to_ns
 from .caps import AudioLayout, audio_caps
 from .encoders import VIDEO_EXTENSIONS, EncoderChoice, describe, file_format, parser_for
 from .errors import ArgumentError, ArgumentTypeError, LifecycleError
-from .pipeline import quote
 from .writer import (
     CrashSafe,
     _BaseWriter,
@@ -171,10 +170,9 @@ class MuxWriter(_BaseWriter):
             )
             if p
         )
-        return (
-            f"{file_muxer(fmt, self._crash_safe)} name=mux ! {file_sink(path, fmt, self._crash_safe)} "
-            f"{video_chain} ! mux. {audio_chain} ! mux."
-        )
+        muxer = file_muxer(fmt, self._crash_safe)
+        sink = file_sink(path, fmt, self._crash_safe)
+        return f"{muxer} name=mux ! {sink} {video_chain} ! mux. {audio_chain} ! mux."
 
     def _hold(
         self, feeder: AppSrcFeeder, array: Any, pts: Optional[int], duration: Optional[int]
