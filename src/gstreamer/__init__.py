@@ -20,6 +20,7 @@ from .errors import (
     BufferError,
     CapsError,
     ClosedError,
+    ConnectionLostError,
     GstError,
     GstNotAvailableError,
     InvalidMediaError,
@@ -36,6 +37,7 @@ from .errors import (
     TimeoutError,
 )
 from .frame import Frame, GstBuffer
+from .live import Reconnect
 from .multireader import Batch, MultiReader
 from .mux import MuxWriter
 from .pipeline import GstPipeline
@@ -56,6 +58,7 @@ __all__ = [
     "BufferError",
     "CapsError",
     "ClosedError",
+    "ConnectionLostError",
     "Frame",
     "GstBuffer",
     "GstContext",
@@ -77,6 +80,7 @@ __all__ = [
     "ParseError",
     "PipelineError",
     "Reader",
+    "Reconnect",
     "SourceNotFoundError",
     "State",
     "StateChangeError",

@@ -10,6 +10,7 @@
     │   ├── NegotiationError                   caps could not be negotiated ("not-negotiated")
     │   ├── StateChangeError                   a state change failed
     │   ├── NoDisplayError                     a window sink was asked for without a display
+    │   ├── ConnectionLostError                a live source went away (and did not come back)
     │   ├── SourceNotFoundError(FileNotFoundError)  the file to read does not exist
     │   ├── InvalidMediaError(ValueError)      not a media file, corrupt, or without the stream
     │   └── TargetDirectoryError(FileNotFoundError) the folder to write into does not exist
@@ -37,6 +38,7 @@ __all__ = [
     "BufferError",
     "CapsError",
     "ClosedError",
+    "ConnectionLostError",
     "GstError",
     "GstNotAvailableError",
     "InvalidMediaError",
@@ -165,6 +167,49 @@ class NoDisplayError(PipelineError):
 
     def __str__(self) -> str:
         return f"{self.message}; {self.hint}"
+
+
+class ConnectionLostError(PipelineError):
+    """A live source (RTSP, SRT, HTTP, TCP, UDP) went away and did not come back.
+
+    Raised by :meth:`~gstreamer.Reader.read` when a live source ends or fails without
+    ``reconnect``, or when the reconnect attempts ran out. The error that ended the last
+    connection, if any, is the ``__cause__``.
+
+    Attributes
+    ----------
+    source : str
+        The source that was read.
+    attempts : int
+        Reconnect attempts made before giving up (0 without ``reconnect``).
+    reason : str
+        What ended the connection: ``"error"``, ``"end of stream"`` or ``"stall"``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str,
+        attempts: int = 0,
+        reason: str = "error",
+        element: Optional[str] = None,
+        debug: Optional[str] = None,
+        domain: Optional[str] = None,
+        code: Optional[int] = None,
+    ) -> None:
+        super().__init__(
+            message,
+            element=element,
+            debug=debug,
+            domain=domain,
+            code=code,
+            hint="pass reconnect=True (or gstreamer.Reconnect(...)) to the Reader to reconnect "
+            "on its own; check that the server is up",
+        )
+        self.source = source
+        self.attempts = attempts
+        self.reason = reason
 
 
 class SourceNotFoundError(PipelineError, FileNotFoundError):

@@ -36,7 +36,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _colour, _gi, _memory
+from . import _colour, _gi, _memory, live
 from ._lifecycle import ErrorSlot, Lifecycle, State, weak_method
 from ._progress import ProgressCallback, finish, progress_hook, stream_duration
 from ._timeline import (
@@ -53,14 +53,18 @@ from .errors import (
     ArgumentTypeError,
     CapsError,
     ClosedError,
+    ConnectionLostError,
     GstError,
     InvalidMediaError,
+    MissingElementError,
     NotSeekableError,
+    ParseError,
     PipelineError,
     SourceNotFoundError,
     TimeoutError,
 )
 from .frame import Frame
+from .live import ReaderStats, Reconnect
 from .pipeline import GstPipeline, _split_links, quote, suggest_element
 
 __all__ = ["Reader", "read_frames"]
@@ -393,6 +397,13 @@ class Reader(Lifecycle):
         ``"bt709"``, ``"1:4:5:4"`` ...), whatever the file says. By default a tagged
         stream uses its tags and an untagged one limited-range BT.601, as FFmpeg does
         (see :mod:`gstreamer._colour`). Not used for complete pipelines.
+    reconnect : bool or Reconnect
+        Live sources only (``rtsp://``, ``srt://``, ``http(s)://``, the
+        :mod:`gstreamer.streaming` ``*_source`` parts): rebuild the pipeline after an error,
+        an end of stream or ``stall`` seconds without a frame, and go on reading (see
+        :mod:`gstreamer.live`). ``True`` is ``Reconnect()``: for ever, 1 s backoff.
+        Without it, a live source that goes away raises
+        :class:`~gstreamer.ConnectionLostError`.
 
     Attributes
     ----------
@@ -428,6 +439,7 @@ class Reader(Lifecycle):
         start: Optional[float] = None,
         end: Optional[float] = None,
         colorimetry: Optional[str] = None,
+        reconnect: Union[bool, Reconnect, None] = None,
     ) -> None:
         if colorimetry is not None:
             _colour.check_colorimetry(colorimetry)
@@ -466,17 +478,25 @@ class Reader(Lifecycle):
         self._memory = _memory.FrameTracker()  # memory back to the system (see _memory)
         self._layout: Optional[Layout] = None
         self._caps: Optional[str] = None
-        # a weak callback: no reference cycle back to this reader
-        pipeline = GstPipeline(self.description, on_init=weak_method(self._configure))
-        self._pipeline: Optional[GstPipeline] = pipeline
+        self._pipeline: Optional[GstPipeline] = None
         self._puller: Optional[AppSinkPuller] = None
-        log.debug("starting reader: %s", self.description)
+        self._last_frame: Optional[float] = None
+        healing = live.policy(reconnect)
+        self._live = live.live_source(where, str(source), healing is not None)
+        if healing is not None and self._live is None:
+            raise ValueError(
+                "reconnect= applies to live sources (rtsp://, srt://, http(s)://, or a "
+                f"pipeline with {', '.join(live.LIVE_ELEMENTS)}), not to {source!r}"
+            )
+        self._healer = live.Healer(healing, str(source)) if healing is not None else None
         try:
-            pipeline.startup()
+            self._open()
+        except (ParseError, MissingElementError):
+            raise
         except PipelineError as exc:
-            self._pipeline = None
-            raise self._explain(exc) from None
-        self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
+            if self._healer is None:
+                raise
+            self._healer.stalled_at_start(self, exc)
         if start is not None or end is not None:
             try:
                 self._wait_prerolled()
@@ -484,6 +504,19 @@ class Reader(Lifecycle):
             except BaseException:
                 self._stop(raise_errors=False)
                 raise
+
+    def _open(self) -> None:
+        """Build and start a pipeline for :attr:`description` (also the reconnect hook)."""
+        # a weak callback: no reference cycle back to this reader
+        pipeline = GstPipeline(self.description, on_init=weak_method(self._configure))
+        self._pipeline = pipeline
+        log.debug("starting reader: %s", self.description)
+        try:
+            pipeline.startup()
+        except PipelineError as exc:
+            self._pipeline = None
+            raise self._explain(exc) from None
+        self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -590,6 +623,9 @@ class Reader(Lifecycle):
         ------
         PipelineError
             An element reported an error (raised again by every later read).
+        ConnectionLostError
+            A live source went away (without ``reconnect``), or the reconnect attempts ran
+            out.
         TimeoutError
             No frame and no end of stream within ``timeout``.
         ClosedError
@@ -631,10 +667,15 @@ class Reader(Lifecycle):
             raise self._errors.error  # every later read raises it again
         if self._ended:
             return None
+        limit = self.timeout if timeout is None else float(timeout)
+        if self._healer is not None:  # a live source that reconnects (gstreamer.live)
+            try:
+                return self._healer.read(self, limit)
+            except ConnectionLostError as exc:
+                raise self._fail(exc) from exc.__cause__
         puller, pipeline = self._puller, self._pipeline
         if puller is None or pipeline is None:
             raise ClosedError("Reader is closed")
-        limit = self.timeout if timeout is None else float(timeout)
         deadline = time.monotonic() + limit
         stall = self._stall if self._frames == 0 else None
         while True:
@@ -642,6 +683,8 @@ class Reader(Lifecycle):
             if error is not None:
                 with contextlib.suppress(PipelineError):
                     pipeline.raise_for_error()  # marks it raised, so close() stays quiet
+                if self._live is not None and live.is_connection_error(error):
+                    error = live.connection_lost(str(self.source), "error", error)
                 raise self._fail(error)
             remaining = deadline - time.monotonic()
             frame = puller.pull(min(max(remaining, 0.0), _SLICE))
@@ -650,6 +693,8 @@ class Reader(Lifecycle):
             if self.closed:  # by another thread
                 raise ClosedError("Reader was closed while reading")
             if puller.is_eos:
+                if pipeline.error is None and self._live is not None and self._live.eos_is_loss:
+                    raise self._fail(live.connection_lost(str(self.source), "end of stream"))
                 if pipeline.error is None:
                     self._ended = True
                     if not self._decodes_file:  # a file's pipeline stays, for seek()
@@ -670,6 +715,7 @@ class Reader(Lifecycle):
     def _deliver(self, frame: Frame) -> Frame:
         self._frames += 1
         self._memory.track(frame.data)
+        self._last_frame = time.monotonic()
         puller = self._puller
         if puller is not None and puller.layout is not self._layout:
             self._layout = puller.layout
@@ -803,6 +849,30 @@ class Reader(Lifecycle):
     def frames_read(self) -> int:
         """Frames returned so far."""
         return self._frames
+
+    @property
+    def stats(self) -> ReaderStats:
+        """:class:`~gstreamer.live.ReaderStats`: frames, dropped, reconnects, last frame age."""
+        healer = self._healer
+        last = self._last_frame
+        return ReaderStats(
+            frames=self._frames,
+            dropped=(healer.dropped if healer is not None else 0) + self._unread(),
+            reconnects=healer.reconnects if healer is not None else 0,
+            last_frame_age=None if last is None else time.monotonic() - last,
+        )
+
+    def _unread(self) -> int:
+        """Frames the current appsink took in that were not returned (dropped or queued)."""
+        puller = self._puller
+        if puller is None:
+            return 0
+        try:
+            stats = puller.appsink.get_property("stats")
+            ok, rendered = stats.get_uint64("rendered")
+        except Exception:  # pragma: no cover - an appsink without basesink stats
+            return 0
+        return max(0, int(rendered) - puller.pulled) if ok else 0
 
     @property
     def layout(self) -> Optional[Layout]:

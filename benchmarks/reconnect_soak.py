@@ -1,0 +1,130 @@
+"""Reconnect soak: many reconnect cycles must not leak threads, file descriptors or memory.
+
+Usage::
+
+    .venv/bin/python benchmarks/reconnect_soak.py [--cycles 50] [--json] [--save]
+
+A TCP server (:class:`gstreamer.streaming.TcpServer`, MPEG-TS) in another process drops every
+client every 20 frames (tcpserversink's ``clear``); a ``Reader(tcp_source(...),
+reconnect=True)`` in this process sees each drop as an end of stream, rebuilds its pipeline
+and reads on. After a warm-up of 3 reconnects, threads (``/proc/self/task``), open file
+descriptors (``/proc/self/fd``) and RSS are taken; again after ``--cycles`` more. Goals:
+threads +/- 0, fds +/- 2, RSS + < 10 MB. ``--save`` writes the table to
+``benchmarks/results/reconnect_soak.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # the server process helper
+
+WARMUP = 3
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("VmRSS not found")
+
+
+def snapshot() -> tuple[int, int, float]:
+    gc.collect()
+    return len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd")), rss_mb()
+
+
+def settled(reader: object) -> tuple[int, int, float]:
+    """A snapshot 10 frames into a running connection (the same phase every time)."""
+    for _ in range(10):
+        assert reader.read() is not None  # type: ignore[attr-defined]
+    return snapshot()
+
+
+def run(cycles: int) -> dict[str, float]:
+    from _servers import ServerProcess, free_port
+
+    import gstreamer
+    from gstreamer.streaming import tcp_source
+
+    port = free_port()
+    with ServerProcess("tcp-drop", port):
+        reader = gstreamer.Reader(
+            tcp_source("127.0.0.1", port), reconnect=gstreamer.Reconnect(), timeout=10.0
+        )
+        try:
+            frames = 0
+            before = None
+            start = time.monotonic()
+            while reader.stats.reconnects < WARMUP + cycles:
+                if before is None and reader.stats.reconnects >= WARMUP:
+                    before = settled(reader)
+                    start = time.monotonic()
+                assert reader.read() is not None
+                frames += 1
+            after = settled(reader)
+            elapsed = time.monotonic() - start
+            stats = reader.stats
+        finally:
+            reader.close()
+    assert before is not None
+    return {
+        "cycles": cycles,
+        "reconnects": stats.reconnects - WARMUP,
+        "frames": stats.frames,
+        "seconds": round(elapsed, 1),
+        "threads_before": before[0],
+        "threads_after": after[0],
+        "threads_delta": after[0] - before[0],
+        "fds_before": before[1],
+        "fds_after": after[1],
+        "fds_delta": after[1] - before[1],
+        "rss_before_mb": round(before[2], 1),
+        "rss_after_mb": round(after[2], 1),
+        "rss_delta_mb": round(after[2] - before[2], 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cycles", type=int, default=50)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--save", action="store_true")
+    args = parser.parse_args(argv)
+    r = run(args.cycles)
+    ok = r["threads_delta"] == 0 and abs(r["fds_delta"]) <= 2 and r["rss_delta_mb"] < 10
+    if args.json:
+        print(json.dumps(r))
+        return 0 if ok else 1
+    text = "\n".join(
+        [
+            f"Reconnect soak: {r['reconnects']} reconnect cycles in {r['seconds']} s "
+            f"({r['frames']} frames read)",
+            "",
+            "| | before | after | change | goal |",
+            "|---|---:|---:|---:|---|",
+            f"| threads | {r['threads_before']} | {r['threads_after']} | "
+            f"{r['threads_delta']:+d} | +/- 0 |",
+            f"| open fds | {r['fds_before']} | {r['fds_after']} | {r['fds_delta']:+d} | +/- 2 |",
+            f"| RSS (MB) | {r['rss_before_mb']} | {r['rss_after_mb']} | "
+            f"{r['rss_delta_mb']:+.1f} | < +10 |",
+            "",
+            "result: " + ("pass" if ok else "FAIL"),
+        ]
+    )
+    print(text)
+    if args.save:
+        (HERE / "results" / "reconnect_soak.md").write_text(text + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""Live sources that heal: the reconnect policy, reader statistics and the healing read.
+
+A :class:`~gstreamer.Reader` of a live source (``rtsp://``, ``srt://``, ``http(s)://``, or a
+pipeline part with ``rtspsrc``, ``srtsrc``, ``tcpclientsrc``, ``udpsrc``, ``souphttpsrc``...,
+such as the :mod:`gstreamer.streaming` ``*_source`` parts) given ``reconnect=True`` or a
+:class:`Reconnect` rebuilds its pipeline when
+
+* an element reports an error,
+* the live source ends the stream (a server that closes the connection), or
+* no frame arrives for ``stall`` seconds (a UDP sender that stopped, a frozen camera),
+
+and goes on reading. Attempts follow the schedule ``0, backoff, 2 * backoff, 4 * backoff,
+...`` (seconds after the loss, each wait capped at ``max_backoff``); a frame resets it. When
+``attempts`` run out, :meth:`~gstreamer.Reader.read` raises
+:class:`~gstreamer.ConnectionLostError`. No :meth:`~gstreamer.Reader.read` waits longer than
+its timeout: while the source is away it raises :class:`~gstreamer.TimeoutError`, and the next
+read goes on where the reconnection was.
+
+Without ``reconnect``, a live source that goes away raises
+:class:`~gstreamer.ConnectionLostError` too: it never reads as a clean end of stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional, Union
+
+from .errors import (
+    ClosedError,
+    ConnectionLostError,
+    MissingElementError,
+    ParseError,
+    PipelineError,
+    TimeoutError,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .frame import Frame
+    from .reader import Reader
+
+__all__ = [
+    "LIVE_ELEMENTS",
+    "LIVE_SCHEMES",
+    "Healer",
+    "LiveSource",
+    "ReaderStats",
+    "Reconnect",
+    "connection_lost",
+    "live_source",
+]
+
+log = logging.getLogger("gstreamer.live")
+
+#: URI schemes read as live streams (an end of stream from them is a lost connection).
+LIVE_SCHEMES = ("rtsp", "rtsps", "rtspt", "rtspu", "srt", "rtmp", "rtmps")
+#: Schemes that may be live or a file download: live only when ``reconnect`` is given.
+MAYBE_LIVE_SCHEMES = ("http", "https")
+#: Source elements of live network streams.
+LIVE_ELEMENTS = (
+    "rtspsrc",
+    "srtsrc",
+    "srtclientsrc",
+    "tcpclientsrc",
+    "udpsrc",
+    "souphttpsrc",
+    "rtmpsrc",
+    "rtmp2src",
+    "ristsrc",
+)
+
+# How long one wait inside the healing read lasts before close() and errors are looked at.
+_SLICE = 0.05
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """How a :class:`~gstreamer.Reader` reconnects to a live source.
+
+    Parameters
+    ----------
+    attempts : int or None
+        Attempts after a loss before :class:`~gstreamer.ConnectionLostError`; None for ever.
+        A frame that arrives resets the count.
+    backoff : float
+        Seconds before the second attempt; each later wait doubles (the first attempt is
+        made at once).
+    max_backoff : float
+        Longest wait between two attempts.
+    stall : float
+        Seconds without a frame after which the connection counts as lost.
+    """
+
+    attempts: Optional[int] = None
+    backoff: float = 1.0
+    max_backoff: float = 2.0
+    stall: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.attempts is not None and self.attempts < 1:
+            raise ValueError(f"attempts must be None or at least 1, not {self.attempts!r}")
+        if self.backoff < 0 or self.max_backoff < 0:
+            raise ValueError("backoff and max_backoff are seconds >= 0")
+        if self.stall <= 0:
+            raise ValueError(f"stall must be seconds > 0, not {self.stall!r}")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds between the loss (or the previous attempt) and attempt ``attempt`` (1, 2...)."""
+        if attempt <= 1:
+            return 0.0
+        return float(min(self.backoff * 2 ** (attempt - 2), self.max_backoff))
+
+
+@dataclass(frozen=True)
+class ReaderStats:
+    """A snapshot of a reader's health (:attr:`gstreamer.Reader.stats`).
+
+    Attributes
+    ----------
+    frames : int
+        Frames returned by the reader.
+    dropped : int
+        Frames that reached the reader's appsink but were never returned (dropped by
+        ``latest_only``, or left queued when a connection was rebuilt).
+    reconnects : int
+        Connections rebuilt after a loss that gave frames again.
+    last_frame_age : float or None
+        Seconds since the last frame was returned (None before the first).
+    """
+
+    frames: int
+    dropped: int
+    reconnects: int
+    last_frame_age: Optional[float]
+
+
+@dataclass(frozen=True)
+class LiveSource:
+    """What the reader knows about a live source.
+
+    Attributes
+    ----------
+    what : str
+        The scheme or element that makes it live (``"rtsp"``, ``"udpsrc"``).
+    eos_is_loss : bool
+        Whether an end of stream means the connection was lost.
+    """
+
+    what: str
+    eos_is_loss: bool
+
+
+_ELEMENT_RE = re.compile(r"(?:^|!)\s*(" + "|".join(LIVE_ELEMENTS) + r")(?=\s|!|$)")
+
+
+def live_source(where: str, value: str, reconnect: bool) -> Optional[LiveSource]:
+    """The :class:`LiveSource` for a classified reader source, or None when not live.
+
+    ``where`` and ``value`` come from the reader's classification (``"uri"``, ``"file"``,
+    ``"pipeline"``, ``"fragment"``). HTTP(S) URIs count as live only with ``reconnect``
+    (otherwise they may be a file download, whose end is a normal end).
+    """
+    if where == "uri":
+        scheme = value.split("://", 1)[0].lower()
+        if scheme in LIVE_SCHEMES:
+            return LiveSource(scheme, True)
+        if scheme in MAYBE_LIVE_SCHEMES and reconnect:
+            return LiveSource(scheme, True)
+        if scheme in MAYBE_LIVE_SCHEMES:
+            return LiveSource(scheme, False)
+        return None
+    if where in ("pipeline", "fragment"):
+        match = _ELEMENT_RE.search(value)
+        if match is not None:
+            element = match.group(1)
+            return LiveSource(element, element != "souphttpsrc" or reconnect)
+    return None
+
+
+def policy(reconnect: Union[bool, Reconnect, None]) -> Optional[Reconnect]:
+    """``reconnect=`` as a :class:`Reconnect` (None when off)."""
+    if reconnect is None or reconnect is False:
+        return None
+    if reconnect is True:
+        return Reconnect()
+    if isinstance(reconnect, Reconnect):
+        return reconnect
+    raise TypeError(f"reconnect must be a bool or a gstreamer.Reconnect, not {reconnect!r}")
+
+
+def connection_lost(
+    source: str,
+    reason: str,
+    error: Optional[PipelineError] = None,
+    attempts: int = 0,
+) -> ConnectionLostError:
+    """A :class:`ConnectionLostError` for ``source``, carrying ``error``'s facts."""
+    if reason == "stall":
+        message = "the live source sent no frame"
+    elif reason == "end of stream":
+        message = "the live source ended the stream"
+    else:
+        message = "the live source failed"
+    if error is not None:
+        message += f" ({error.message})"
+    if attempts:
+        message += f"; gave up after {attempts} reconnect attempt{'s' * (attempts > 1)}"
+    lost = ConnectionLostError(
+        message,
+        source=source,
+        attempts=attempts,
+        reason=reason,
+        element=error.element if error is not None else None,
+        debug=error.debug if error is not None else None,
+        domain=error.domain if error is not None else None,
+        code=error.code if error is not None else None,
+    )
+    lost.__cause__ = error
+    return lost
+
+
+def is_connection_error(error: PipelineError) -> bool:
+    """Whether ``error`` from a live source means the connection is gone (resource errors)."""
+    return error.domain == "gst-resource-error-quark" or isinstance(error, ConnectionLostError)
+
+
+class Healer:
+    """The reconnecting read of one :class:`~gstreamer.Reader` (see the module docs).
+
+    It drives the reader through three hooks: ``reader._open()`` starts a new pipeline,
+    ``reader._stop(raise_errors=False)`` stops the current one, and
+    ``reader._deliver(frame)`` hands a frame out.
+    """
+
+    def __init__(self, policy: Reconnect, source: str) -> None:
+        self.policy = policy
+        self.source = source
+        self.reconnects = 0
+        self.dropped = 0  # frames not read from pipelines already torn down
+        self.attempt = 0  # attempts since the last frame
+        self.down = False  # no pipeline: the next step is an attempt
+        self.recovering = False  # a loss happened and no frame came since
+        self.next_attempt = 0.0
+        self.since = time.monotonic()  # last frame, or start of the current pipeline
+        self.last_reason = ""
+        self.last_error: Optional[PipelineError] = None
+
+    # -- losing and reopening --------------------------------------------------------
+
+    def lost(self, reader: Reader, reason: str, error: Optional[PipelineError] = None) -> None:
+        """The connection is gone: tear the pipeline down and schedule the next attempt."""
+        log.info("%s: connection lost (%s%s)", self.source, reason, f": {error}" if error else "")
+        self.dropped += reader._unread()
+        reader._stop(raise_errors=False)
+        reader._puller = None
+        self.down = True
+        self.recovering = True
+        self.last_reason = reason
+        if error is not None:
+            self.last_error = error
+        self.next_attempt = time.monotonic() + self.policy.delay(self.attempt + 1)
+
+    def _give_up(self) -> ConnectionLostError:
+        return connection_lost(self.source, self.last_reason, self.last_error, self.attempt)
+
+    def _reopen(self, reader: Reader, deadline: float, limit: float) -> None:
+        """Wait for the next attempt (not past ``deadline``) and make it."""
+        attempts = self.policy.attempts
+        if attempts is not None and self.attempt >= attempts:
+            raise self._give_up()
+        while True:
+            now = time.monotonic()
+            if reader.closed:
+                raise ClosedError("Reader was closed while reconnecting")
+            if now >= self.next_attempt:
+                break
+            if now >= deadline:
+                raise TimeoutError(
+                    f"no frame within {limit} s from {self.source!r}: reconnecting "
+                    f"(attempt {self.attempt + 1} in {self.next_attempt - now:.1f} s)"
+                )
+            time.sleep(min(_SLICE, self.next_attempt - now, max(deadline - now, 0.0)))
+        self.attempt += 1
+        log.info("%s: reconnect attempt %d", self.source, self.attempt)
+        try:
+            reader._open()
+        except (ParseError, MissingElementError):
+            raise
+        except PipelineError as exc:
+            self.last_error = exc
+            self.next_attempt = time.monotonic() + self.policy.delay(self.attempt + 1)
+            return
+        self.down = False
+        self.since = time.monotonic()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def read(self, reader: Reader, limit: float) -> Frame:
+        """The next frame, reconnecting as needed; raises TimeoutError after ``limit`` s."""
+        deadline = time.monotonic() + limit
+        while True:
+            if reader.closed:
+                raise ClosedError("Reader was closed while reading")
+            if self.down:
+                self._reopen(reader, deadline, limit)
+                continue
+            pipeline, puller = reader._pipeline, reader._puller
+            if pipeline is None or puller is None:
+                raise ClosedError("Reader is closed")
+            error = pipeline.error
+            if error is not None:
+                with contextlib.suppress(PipelineError):
+                    pipeline.raise_for_error()  # handled here: shutdown stays quiet
+                self.lost(reader, "error", error)
+                continue
+            now = time.monotonic()
+            remaining = deadline - now
+            frame = puller.pull(min(max(remaining, 0.0), _SLICE))
+            if frame is not None:
+                self.since = time.monotonic()
+                self.attempt = 0
+                if self.recovering:
+                    self.recovering = False
+                    self.reconnects += 1
+                    log.info("%s: frames are back (reconnect %d)", self.source, self.reconnects)
+                return reader._deliver(frame)
+            if puller.is_eos and pipeline.error is None:
+                self.lost(reader, "end of stream")
+                continue
+            if time.monotonic() - self.since > self.policy.stall:
+                self.lost(reader, "stall")
+                continue
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"no frame within {limit} s from {self.source!r}; the source may be "
+                    "stalled (it is rebuilt after stall= seconds without a frame)"
+                )
+
+    def stalled_at_start(self, reader: Reader, error: PipelineError) -> None:
+        """The first pipeline did not start: reconnect from the first read on."""
+        self.last_error = error
+        self.last_reason = "error"
+        self.down = True
+        self.recovering = True
+        self.next_attempt = time.monotonic()
+
+    def __repr__(self) -> str:
+        state = "down" if self.down else "up"
+        return f"<Healer {self.source!r} {state} reconnects={self.reconnects}>"

@@ -1,0 +1,227 @@
+"""Live sources that heal: reconnect, stats and ConnectionLostError, against real servers
+in other processes (killed with SIGKILL and restarted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from _servers import ServerProcess, free_port
+
+import gstreamer
+from gstreamer import ConnectionLostError, PipelineError, Reader, Reconnect
+from gstreamer.live import ReaderStats, live_source
+from gstreamer.streaming import rtsp_source, tcp_source, udp_source
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def source_for(kind: str, port: int) -> str:
+    if kind == "rtsp":
+        return rtsp_source(f"rtsp://127.0.0.1:{port}/stream")
+    if kind == "tcp":
+        return tcp_source("127.0.0.1", port)
+    return udp_source(port)
+
+
+def port_for(kind: str) -> int:
+    return free_port(socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+
+
+# -- policy and classification (fast) ------------------------------------------------------
+
+
+def test_reconnect_schedule():
+    policy = Reconnect(backoff=1.0, max_backoff=3.0)
+    assert [policy.delay(n) for n in range(1, 6)] == [0.0, 1.0, 2.0, 3.0, 3.0]
+    with pytest.raises(ValueError):
+        Reconnect(attempts=0)
+    with pytest.raises(ValueError):
+        Reconnect(stall=0)
+
+
+def test_connection_lost_error_is_a_pipeline_error():
+    assert issubclass(ConnectionLostError, PipelineError)
+    assert issubclass(ConnectionLostError, gstreamer.GstError)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "reconnect", "what", "eos_is_loss"),
+    [
+        ("uri", "rtsp://cam/stream", False, "rtsp", True),
+        ("uri", "srt://127.0.0.1:9000", False, "srt", True),
+        ("uri", "http://host/a.mp4", False, "http", False),
+        ("uri", "https://host/live", True, "https", True),
+        ("fragment", udp_source(5000), False, "udpsrc", True),
+        ("fragment", tcp_source("127.0.0.1", 5000), False, "tcpclientsrc", True),
+        ("fragment", rtsp_source("rtsp://127.0.0.1/x"), False, "rtspsrc", True),
+        ("fragment", "videotestsrc is-live=true", False, None, None),
+        ("file", "/tmp/a.mp4", False, None, None),
+    ],
+)
+def test_live_sources_are_recognised(where, value, reconnect, what, eos_is_loss):
+    live = live_source(where, value, reconnect)
+    if what is None:
+        assert live is None
+    else:
+        assert (live.what, live.eos_is_loss) == (what, eos_is_loss)
+
+
+def test_reconnect_is_refused_for_files_and_test_sources(tmp_path):
+    with pytest.raises(ValueError, match="live sources"):
+        Reader("videotestsrc num-buffers=3", reconnect=True)
+
+
+def test_stats_of_an_ordinary_reader():
+    with Reader("videotestsrc num-buffers=5", format="GRAY8") as reader:
+        assert reader.stats == ReaderStats(0, 0, 0, None)
+        assert sum(1 for _ in reader) == 5
+        stats = reader.stats
+    assert (stats.frames, stats.reconnects) == (5, 0)
+    assert 0 <= stats.last_frame_age < 60
+
+
+# -- against servers in other processes -----------------------------------------------------
+
+
+def reconnect_policy(kind: str) -> Reconnect:
+    # UDP has no connection to lose: a sender that stops is seen as a stall
+    return Reconnect(stall=1.0) if kind == "udp" else Reconnect()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("kind", ["rtsp", "tcp", "udp"])
+def test_reader_heals_when_the_server_is_killed_and_restarted(kind):
+    cycles, timeout = 5, 10.0
+    port = port_for(kind)
+    server = ServerProcess(kind, port)
+    server.start()
+    restarts: list[float] = []
+    done = threading.Event()
+    failures: list[BaseException] = []
+    reader = Reader(source_for(kind, port), reconnect=reconnect_policy(kind), timeout=timeout)
+    frame_times: list[float] = []
+    read_durations: list[float] = []
+
+    def control():
+        try:
+            for _ in range(cycles):
+                target = len(frame_times) + 15
+                deadline = time.monotonic() + 60
+                while len(frame_times) < target and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                server.kill()
+                time.sleep(2.0)
+                server.start()
+                restarts.append(time.monotonic())
+            target = len(frame_times) + 15
+            deadline = time.monotonic() + 60
+            while len(frame_times) < target and time.monotonic() < deadline:
+                time.sleep(0.05)
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=control, daemon=True)
+    try:
+        first = reader.read(timeout=30)  # the first connection may be slow on a busy machine
+        assert first is not None
+        thread.start()
+        while not done.is_set():
+            start = time.monotonic()
+            frame = reader.read()  # no exception while the server comes and goes
+            read_durations.append(time.monotonic() - start)
+            assert frame is not None
+            frame_times.append(time.monotonic())
+        stats = reader.stats
+    finally:
+        done.set()
+        thread.join(60)
+        reader.close()
+        server.kill()
+    assert not failures, failures
+    assert len(restarts) == cycles
+    assert max(read_durations) <= timeout + 0.5
+    for restart in restarts:
+        back = [t for t in frame_times if t >= restart]
+        assert back, f"no frame after the restart at {restart}"
+        assert back[0] - restart <= 3.0, f"frames back {back[0] - restart:.2f} s after restart"
+    assert stats.reconnects == cycles
+    assert stats.frames == len(frame_times) + 1
+    assert stats.last_frame_age < timeout
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("kind", ["rtsp", "tcp", "udp"])
+def test_connection_lost_error_when_the_attempts_run_out(kind):
+    port = port_for(kind)
+    timeout = 10.0
+    policy = Reconnect(attempts=2, backoff=1.0, stall=1.0)
+    with ServerProcess(kind, port) as server:
+        reader = Reader(source_for(kind, port), reconnect=policy, timeout=timeout)
+        try:
+            assert reader.read(timeout=30) is not None
+            server.kill()
+            killed = time.monotonic()
+            with pytest.raises(ConnectionLostError) as info:
+                while True:
+                    reader.read()
+            elapsed = time.monotonic() - killed
+            with pytest.raises(ConnectionLostError):  # and again at every later read
+                reader.read()
+        finally:
+            reader.close()
+    assert info.value.attempts == 2
+    # udp: a stall (1 s) before each attempt counts as well
+    allowed = policy.attempts * policy.backoff + timeout
+    assert elapsed <= allowed, f"{elapsed:.2f} s > {allowed} s"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("kind", ["rtsp", "tcp"])
+def test_without_reconnect_a_lost_server_raises_connection_lost(kind):
+    port = port_for(kind)
+    with ServerProcess(kind, port) as server:
+        reader = Reader(source_for(kind, port), timeout=10.0)
+        try:
+            assert reader.read(timeout=30) is not None
+            server.kill()
+            with pytest.raises(ConnectionLostError):
+                while True:
+                    frame = reader.read()
+                    assert frame is not None, "a lost live source read as a clean end"
+        finally:
+            reader.close()
+
+
+@pytest.mark.e2e
+def test_reconnect_soak_short():
+    """The short version of benchmarks/reconnect_soak.py: threads, fds and RSS stay flat."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "reconnect_soak.py"),
+            "--cycles",
+            "10",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["reconnects"] >= 10, result
+    assert result["threads_delta"] == 0, result
+    assert abs(result["fds_delta"]) <= 2, result
+    assert result["rss_delta_mb"] < 10, result
