@@ -14,6 +14,7 @@ import pytest
 from _helpers import ffprobe_stream, wait_for
 from _players import chromium_play, pyav_frames
 
+import gstreamer
 from gstreamer import MuxWriter, Reader, Writer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,3 +188,226 @@ def test_variable_frame_rate_last_frame_keeps_a_given_duration(tmp_path):
             w.write(np.full((120, 160, 3), i * 40, np.uint8), pts=pts, duration=0.25)
     assert count_frames(out) == 6
     assert ffprobe_duration(out) == pytest.approx(1.25, abs=1e-3)
+
+
+# -- segments ------------------------------------------------------------------------------
+
+
+def first_frame_is_key(path):
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "frame=key_frame",
+            "-of",
+            "csv=p=0",
+            "-read_intervals",
+            "%+#1",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()[0].strip(",") == "1"
+
+
+def gray_levels(path):
+    """The frame indices burned into the pixels (gray level 2 * i)."""
+    return [round(float(f.data.mean()) / 2) for f in Reader(path)]
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv", ".ts"])
+def test_segment_writer_cuts_every_two_seconds(tmp_path, ext):
+    finished = []
+    pattern = str(tmp_path / f"seg%05d{ext}")
+    with gstreamer.SegmentWriter(pattern, fps=30, every=2, on_segment=finished.append) as w:
+        for i in range(600):
+            w.write(np.full((120, 160, 3), (2 * i) % 256, np.uint8))
+    files = sorted(tmp_path.glob(f"seg*{ext}"))
+    assert len(files) == 10
+    assert [s.path for s in finished] == [str(f) for f in files]
+    assert w.segments == finished
+    assert [s.index for s in finished] == list(range(10))
+    counts = [count_frames(f) for f in files]
+    assert all(59 <= n <= 61 for n in counts), counts
+    assert sum(counts) == 600
+    assert all(first_frame_is_key(f) for f in files)
+    # each segment plays on its own, and together they are the whole stream in order
+    seen = [level for f in files for level in gray_levels(f)]
+    assert len(seen) == 600
+    expected = [(2 * i) % 256 // 2 for i in range(600)]
+    assert max(abs(a - b) for a, b in zip(seen, expected)) <= 2
+    assert finished[0].start == 0 and finished[1].start == pytest.approx(2.0, abs=0.05)
+
+
+def test_segment_writer_ring_buffer(tmp_path):
+    pattern = str(tmp_path / "ring%03d.mp4")
+    with gstreamer.SegmentWriter(pattern, fps=30, every=1, max_files=3) as w:
+        for i in range(300):  # 10 segments of 1 s
+            w.write(np.full((120, 160, 3), i % 256, np.uint8))
+    files = sorted(tmp_path.glob("ring*.mp4"))
+    assert [f.name for f in files] == ["ring000.mp4", "ring001.mp4", "ring002.mp4"]
+    assert len(w.segments) == 3
+    # the newest three seconds survive: segments 7, 8, 9
+    assert [round(s.start) for s in w.segments] == [7, 8, 9]
+    for segment in w.segments:
+        assert 29 <= count_frames(segment.path) <= 31
+        assert first_frame_is_key(segment.path)
+
+
+def test_segment_writer_checks_its_arguments(tmp_path):
+    with pytest.raises(ValueError, match="%d"):
+        gstreamer.SegmentWriter(str(tmp_path / "seg.mp4"))
+    with pytest.raises(ValueError, match="every"):
+        gstreamer.SegmentWriter(str(tmp_path / "seg%d.mp4"), every=0)
+    with pytest.raises(ValueError, match="max_files"):
+        gstreamer.SegmentWriter(str(tmp_path / "seg%d.mp4"), max_files=0)
+    with pytest.raises(gstreamer.TargetDirectoryError):
+        gstreamer.SegmentWriter(str(tmp_path / "nope" / "seg%d.mp4"))
+    with pytest.raises(ValueError, match="segments are"):
+        gstreamer.SegmentWriter(str(tmp_path / "seg%d.avi"))
+
+
+def test_segment_callback_errors_reach_the_caller(tmp_path):
+    def boom(segment):
+        raise RuntimeError("callback failed")
+
+    w = gstreamer.SegmentWriter(str(tmp_path / "s%02d.mkv"), fps=30, every=1, on_segment=boom)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        for i in range(120):
+            w.write(np.full((120, 160, 3), i, np.uint8))
+    with pytest.raises(RuntimeError, match="callback failed"):  # the last segment's call
+        w.close()
+    assert w.closed
+    assert count_frames(tmp_path / "s00.mkv") == 30
+
+
+# -- HLS -----------------------------------------------------------------------------------
+
+
+def write_hls(folder, n=300, window=None):
+    with gstreamer.HlsWriter(folder, fps=30, segment=2, window=window) as w:
+        for i in range(n):
+            w.write(np.full((120, 160, 3), (2 * i) % 256, np.uint8))
+    return w
+
+
+def ffprobe_count(target):
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.split()[0])
+
+
+def test_hls_writer_keeps_every_segment(tmp_path):
+    w = write_hls(tmp_path)
+    playlist = Path(w.playlist).read_text()
+    assert playlist.startswith("#EXTM3U") and "#EXT-X-ENDLIST" in playlist
+    assert playlist.count("#EXTINF") == 5
+    assert len(list(tmp_path.glob("segment*.ts"))) == 5
+    assert ffprobe_count(w.playlist) == 300
+
+
+def test_hls_writer_sliding_window(tmp_path):
+    w = write_hls(tmp_path, n=300, window=2)
+    playlist = Path(w.playlist).read_text()
+    assert playlist.count("#EXTINF") == 2
+    assert "#EXT-X-MEDIA-SEQUENCE:3" in playlist
+    assert ffprobe_count(w.playlist) == 120
+
+
+@pytest.mark.e2e
+def test_hls_over_http_with_ffprobe_and_hlsdemux(tmp_path):
+    from gstreamer.streaming import HttpFolderServer
+
+    write_hls(tmp_path)
+    with HttpFolderServer(tmp_path, port=0) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        assert ffprobe_count(server.url) == 300
+        # GStreamer's own HLS client: souphttpsrc ! hlsdemux
+        with Reader(server.url, timeout=30) as reader:
+            first = reader.read()
+            elements = gstreamer.pipeline.iterate(reader.pipeline.pipeline.iterate_recurse())
+            names = {e.get_factory().get_name() for e in elements if e.get_factory()}
+            assert {"souphttpsrc", "hlsdemux"} <= names, names
+            seen = [round(float(f.data.mean()) / 2) for f in [first, *reader]]
+    assert len(seen) == 300
+    assert max(abs(a - (2 * i) % 256 // 2) for i, a in enumerate(seen)) <= 2
+
+
+@pytest.mark.e2e
+def test_cli_serve_hls(tmp_path):
+    import http.client
+    import time
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gstreamer",
+            "serve",
+            "hls",
+            "--port",
+            "0",
+            "--dir",
+            str(tmp_path),
+            "-n",
+            "90",
+            "--fast",
+            "--width",
+            "160",
+            "--height",
+            "120",
+            "--window",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
+    )
+    try:
+        line = proc.stdout.readline().split()
+        assert line[0] == "serving", proc.stderr.read()
+        url = line[1]
+        playlist = tmp_path / "playlist.m3u8"
+        wait_for(
+            lambda: playlist.exists() and "#EXT-X-ENDLIST" in playlist.read_text(),
+            timeout=60,
+            what="the finished playlist",
+        )
+        host, port = url.split("/")[2].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/playlist.m3u8")
+        response = conn.getresponse()
+        assert response.status == 200
+        assert response.getheader("Content-Type") == "application/vnd.apple.mpegurl"
+        assert b"segment00000.ts" in response.read()
+        conn.close()
+        assert ffprobe_count(url) == 90
+        time.sleep(0)  # the server keeps serving until interrupted
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(2)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0

@@ -43,6 +43,7 @@ from .mux import MuxWriter
 from .pipeline import GstPipeline
 from .probe import AudioInfo, MediaInfo, StreamInfo, VideoInfo, probe
 from .reader import Reader, read_frames
+from .recording import HlsWriter, SegmentWriter
 from .thumbnails import thumbnails
 from .videofile import VideoFile
 from .writer import AudioWriter, Writer, write_audio, write_frames
@@ -67,6 +68,7 @@ __all__ = [
     "GstPipeline",
     "GstVideoSink",
     "GstVideoSource",
+    "HlsWriter",
     "InvalidMediaError",
     "LeakyQueue",
     "LifecycleError",
@@ -81,6 +83,7 @@ __all__ = [
     "PipelineError",
     "Reader",
     "Reconnect",
+    "SegmentWriter",
     "SourceNotFoundError",
     "State",
     "StateChangeError",

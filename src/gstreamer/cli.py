@@ -8,6 +8,7 @@ Subcommands, in gst-launch / gst-inspect habits::
     gstreamer launch PIPELINE ...          run a pipeline to EOS (Ctrl-C sends EOS first)
     gstreamer convert IN OUT [--size WxH]  re-encode a file (resize, fps, cut), with progress
     gstreamer serve rtsp|tcp|http|udp      serve generated frames (or --from a file/pipeline)
+    gstreamer serve hls                    write HLS into a folder and serve it over HTTP
     gstreamer doctor                       versions, installed elements, missing packages
 
 Only this module configures logging.
@@ -552,6 +553,7 @@ def _run_launch(args: argparse.Namespace, pipeline: Any, counters: list[_FrameCo
 # -- serve ---------------------------------------------------------------------------------
 
 _DEFAULT_PORTS = {"rtsp": 8554, "tcp": 5000, "http": 8080, "udp": 5004}
+_SERVE_KINDS = sorted([*_DEFAULT_PORTS, "hls"])
 
 
 def _make_server(args: argparse.Namespace, width: int, height: int, fps: Fraction) -> Any:
@@ -599,6 +601,8 @@ def _check_serve_args(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve generated frames (or frames from --from) until Ctrl-C, --duration or -n."""
+    if args.kind == "hls":
+        return cmd_serve_hls(args)
     _check_serve_args(args)
     if args.loop and args.source is None:
         raise UsageError("--loop repeats a --from FILE; give --from")
@@ -788,6 +792,87 @@ def _expected(reader: Any, duration_of: Any, start_ns: int, end_ns: Optional[int
     stop = min(duration, end_ns) if end_ns is not None else duration
     frames: int = round((stop - start_ns) * Fraction(fps) / 1_000_000_000)
     return max(0, frames)
+
+
+# -- serve hls -----------------------------------------------------------------------------
+
+
+def cmd_serve_hls(args: argparse.Namespace) -> int:
+    """``serve hls``: write frames as HLS into --dir (or a temporary folder) and serve it over
+    HTTP until Ctrl-C; with --serve-only, serve what --dir holds."""
+    import tempfile
+
+    from .recording import HlsWriter
+    from .streaming import HttpFolderServer, check_host, check_port
+
+    try:
+        check_host(args.host)
+        if args.port is not None:
+            check_port(args.port)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.serve_only and args.dir is None:
+        raise UsageError("--serve-only needs --dir (the folder to serve)")
+    port = 8080 if args.port is None else args.port
+    stop = threading.Event()
+    with contextlib.ExitStack() as stack:
+        folder = args.dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="hls-"))
+        if not os.path.isdir(folder):
+            raise UsageError(f"--dir {folder!r} is not an existing folder")
+        server = stack.enter_context(HttpFolderServer(folder, port=port, host=args.host))
+        stack.enter_context(_interrupts_set(stop))
+        print(f"serving {server.url}")
+        sys.stdout.flush()
+        if not args.serve_only:
+            _write_hls(args, folder, HlsWriter, stop)
+        if not stop.is_set():
+            print(f"serving {folder} until Ctrl-C", file=sys.stderr)
+        while not stop.wait(3600):
+            pass
+        print("gstreamer: interrupted, stopping the server", file=sys.stderr)
+    return 0
+
+
+def _write_hls(
+    args: argparse.Namespace, folder: str, writer_class: Any, stop: threading.Event
+) -> None:
+    """Frames (generated or --from) into an HlsWriter in ``folder``, at the frame rate."""
+    fps = fps_fraction(args.fps) or Fraction(30)
+    reader: Any = None
+    if args.source is not None:
+        from .reader import Reader
+
+        reader = Reader(
+            args.source, format="RGB", width=args.width, height=args.height, timeout=args.timeout
+        )
+    try:
+        pattern = _Pattern(args.width or 640, args.height or 480) if reader is None else None
+        window = args.window if args.window else None
+        with writer_class(folder, fps=fps, segment=args.segment, window=window) as writer:
+            start = time.monotonic()
+            i = 0
+            while not stop.is_set():
+                if args.num_buffers is not None and i >= args.num_buffers:
+                    break
+                if args.duration is not None and time.monotonic() - start >= args.duration:
+                    break
+                if pattern is not None:
+                    frame = pattern.frame(i)
+                else:
+                    got = reader.read()
+                    if got is None:
+                        break
+                    frame = np.asarray(got.data)
+                if not args.fast:
+                    delay = start + i / float(fps) - time.monotonic()
+                    if delay > 0 and stop.wait(delay):
+                        break
+                writer.write(frame)
+                i += 1
+        print(f"wrote {writer.frames_written} frames into {folder}", file=sys.stderr)
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 # -- doctor --------------------------------------------------------------------------------
@@ -1023,13 +1108,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve",
-        help="serve generated frames (or --from a file/pipeline) over rtsp, tcp, http or udp",
+        help="serve generated frames (or --from a file/pipeline) over rtsp, tcp, http, udp or hls",
         description="Serve frames until Ctrl-C, --duration or --num-buffers. rtsp: H.264 at "
         "rtsp://HOST:PORT/stream; tcp: H.264 in MPEG-TS; http: MJPEG page at "
-        "http://HOST:PORT/; udp: RTP to HOST:PORT. Binds to 127.0.0.1 unless --host is given. "
+        "http://HOST:PORT/; udp: RTP to HOST:PORT; hls: an HLS stream written into --dir and "
+        "served at http://HOST:PORT/playlist.m3u8 (--serve-only: serve --dir as it is). "
+        "Binds to 127.0.0.1 unless --host is given. "
         "The first line on stdout is the URL.",
     )
-    serve.add_argument("kind", choices=sorted(_DEFAULT_PORTS), help="protocol")
+    serve.add_argument("kind", choices=_SERVE_KINDS, help="protocol")
     serve.add_argument(
         "--port",
         type=int,
@@ -1062,6 +1149,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("-q", "--quiet", action="store_true", help="no live fps")
     serve.add_argument(
         "--timeout", type=_positive(float), default=10.0, help="--from: wait per frame (10 s)"
+    )
+    serve.add_argument("--dir", help="hls: the folder to write and serve (a temporary one)")
+    serve.add_argument(
+        "--segment", type=_positive(float), default=2.0, help="hls: seconds per segment (2)"
+    )
+    serve.add_argument(
+        "--window", type=int, default=5, help="hls: segments in the live playlist (5; 0 = all)"
+    )
+    serve.add_argument("--serve-only", action="store_true", help="hls: only serve what --dir holds")
+    serve.add_argument(
+        "--fast", action="store_true", help="hls: write as fast as possible, not in real time"
     )
     serve.set_defaults(func=cmd_serve)
 

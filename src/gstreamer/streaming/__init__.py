@@ -13,6 +13,9 @@ MjpegServer     ``multipart/x-mixed-replace`` JPEGs + an HTML page     a web bro
 UdpSender       RTP (H.264 or JPEG) datagrams to one host:port         :func:`udp_source`
 ==============  =====================================================  ==================
 
+:class:`HttpFolderServer` serves the files of a folder over HTTP: the HLS stream an
+:class:`~gstreamer.HlsWriter` writes, for any HLS player.
+
 The ``*_source`` functions return pipeline parts (ending in raw RGB video) that read those
 streams back into a :class:`~gstreamer.Reader`.
 
@@ -33,6 +36,7 @@ from typing import Optional
 
 from ..encoders import live_encoder
 from ._base import Number
+from .hls import HttpFolderServer
 from .mjpeg import MjpegServer
 from .rtsp import RtspServer
 from .sources import check_host, check_mount, check_port, rtsp_source, tcp_source, udp_source
@@ -40,6 +44,7 @@ from .tcp import TcpServer
 from .udp import UdpSender
 
 __all__ = [
+    "HttpFolderServer",
     "MjpegServer",
     "RtspServer",
     "TcpServer",
