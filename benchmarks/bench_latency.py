@@ -11,10 +11,12 @@ process). Each client in turn connects, reads for ``--seconds`` and decodes the 
 every frame it gets; latency = time the client has the decoded frame - time the server
 pushed it. Clients, one after the other in the same run:
 
-* ``Reader(rtsp_source(url, latency=0), latest_only=True)`` (this package),
+* ``Reader(rtsp_source(url, latency=0), latest_only=True)`` (this package; ``GRAY8``),
 * the same with ``rtsp_source``'s default jitter buffer (``latency=100`` ms),
 * ``ffmpeg -fflags nobuffer -flags low_delay -rtsp_transport tcp -i URL -f rawvideo -``
-  (what ffplay-style low-latency clients use), and plain ``ffmpeg -rtsp_transport tcp``.
+  (what ffplay-style low-latency clients use), the same with ``-threads 1`` (a decoder
+  without frame threads holds no frames back), and plain ``ffmpeg -rtsp_transport tcp``;
+  frames are read from ffmpeg's stdout as they come.
 
 Prints a markdown table; ``--save`` also writes it to ``benchmarks/results/latency.md``.
 The numbers depend on the machine's load: run it on an idle machine to compare releases.
@@ -101,14 +103,20 @@ def reader_client(url: str, latency: int) -> Client:
     return run
 
 
-def ffmpeg_client(url: str, low_delay: bool) -> Client:
+def ffmpeg_client(url: str, low_delay: bool, threads: int = 0) -> Client:
     def run(stop: threading.Event, got: Received) -> None:
         flags = ["-fflags", "nobuffer", "-flags", "low_delay"] if low_delay else []
+        if threads:
+            flags += ["-threads", str(threads)]  # no frame threads: no frames held back
         cmd = [
             "ffmpeg", "-hide_banner", "-loglevel", "error", *flags, "-rtsp_transport", "tcp",
-            "-i", url, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "-",
+            "-i", url, "-fps_mode", "passthrough", "-enc_time_base", "-1",
+            "-f", "rawvideo", "-pix_fmt", "gray", "-",
         ]  # fmt: skip
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        # -enc_time_base -1 keeps the demuxer's 90 kHz time base: in 1/fps units, frames
+        # with the same rounded time were dropped by the rawvideo muxer ("non monotonically
+        # increasing dts")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdout is not None
         size = WIDTH * HEIGHT
         try:
@@ -120,7 +128,11 @@ def ffmpeg_client(url: str, low_delay: bool) -> Client:
                 got.append((decode_number(gray), time.monotonic()))
         finally:
             proc.kill()
-            proc.communicate()
+            _, err = proc.communicate()
+            if not got:
+                print(
+                    f"ffmpeg gave no frame: {err.decode(errors='replace')[-1000:]}", file=sys.stderr
+                )
 
     return run
 
@@ -175,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         ("Reader(latest_only=True), rtspsrc latency=0", lambda u: reader_client(u, 0)),
         ("Reader(latest_only=True), rtspsrc latency=100", lambda u: reader_client(u, 100)),
         ("ffmpeg -fflags nobuffer -flags low_delay (tcp)", lambda u: ffmpeg_client(u, True)),
+        (
+            "ffmpeg -fflags nobuffer -flags low_delay -threads 1 (tcp)",
+            lambda u: ffmpeg_client(u, True, 1),
+        ),
         ("ffmpeg, default flags (tcp)", lambda u: ffmpeg_client(u, False)),
     ]
     rows = [measure(name, make, args.seconds, args.fps) for name, make in clients]
