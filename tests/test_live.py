@@ -225,3 +225,68 @@ def test_reconnect_soak_short():
     assert result["threads_delta"] == 0, result
     assert abs(result["fds_delta"]) <= 2, result
     assert result["rss_delta_mb"] < 10, result
+
+
+def test_close_from_another_thread_ends_a_reconnecting_read():
+    port = free_port()  # nobody listens: every attempt fails
+    reader = Reader(tcp_source("127.0.0.1", port), reconnect=Reconnect(backoff=0.2), timeout=30)
+    errors: list[BaseException] = []
+
+    def read():
+        try:
+            reader.read()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    time.sleep(0.5)
+    start = time.monotonic()
+    reader.close()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert time.monotonic() - start < 5
+    assert len(errors) == 1 and isinstance(errors[0], gstreamer.ClosedError), errors
+    assert reader.pipeline is None
+
+
+def test_read_timeout_while_the_source_is_away():
+    port = free_port()
+    policy = Reconnect(attempts=None, backoff=0.2, max_backoff=0.2)
+    with Reader(tcp_source("127.0.0.1", port), reconnect=policy, timeout=10) as reader:
+        start = time.monotonic()
+        with pytest.raises(gstreamer.TimeoutError, match=r"reconnecting|no frame"):
+            reader.read(timeout=1.0)
+        assert time.monotonic() - start < 1.0 + 0.5
+
+
+@pytest.mark.e2e
+def test_a_server_that_comes_up_later_is_picked_up():
+    port = free_port()
+    reader = Reader(tcp_source("127.0.0.1", port), reconnect=Reconnect(backoff=0.5), timeout=30)
+    try:
+        with ServerProcess("tcp", port):
+            frame = reader.read(timeout=60)
+            assert frame is not None and frame.data.shape == (120, 160, 3)
+            assert reader.stats.reconnects == 1
+    finally:
+        reader.close()
+
+
+@pytest.mark.e2e
+def test_rtsp_uri_reconnects_through_uridecodebin():
+    port = free_port()
+    server = ServerProcess("rtsp", port)
+    url = server.start()
+    reader = Reader(url, reconnect=Reconnect(), timeout=20)
+    try:
+        assert reader.read(timeout=30) is not None
+        server.kill()
+        server.start()
+        deadline = time.monotonic() + 60
+        while reader.stats.reconnects < 1 and time.monotonic() < deadline:
+            assert reader.read() is not None
+        assert reader.stats.reconnects == 1
+    finally:
+        reader.close()
+        server.kill()

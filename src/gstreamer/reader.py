@@ -517,6 +517,9 @@ class Reader(Lifecycle):
             self._pipeline = None
             raise self._explain(exc) from None
         self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
+        if self._state is State.CLOSED:  # closed by another thread while reconnecting
+            self._stop(raise_errors=False)
+            raise ClosedError("Reader was closed while reconnecting")
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -683,7 +686,11 @@ class Reader(Lifecycle):
             if error is not None:
                 with contextlib.suppress(PipelineError):
                     pipeline.raise_for_error()  # marks it raised, so close() stays quiet
-                if self._live is not None and live.is_connection_error(error):
+                if (
+                    self._live is not None
+                    and self._live.eos_is_loss
+                    and live.is_connection_error(error)
+                ):
                     error = live.connection_lost(str(self.source), "error", error)
                 raise self._fail(error)
             remaining = deadline - time.monotonic()
