@@ -4,6 +4,7 @@ in other processes (killed with SIGKILL and restarted)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -98,8 +99,11 @@ def reconnect_policy(kind: str) -> Reconnect:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("kind", ["rtsp", "tcp", "udp"])
-def test_reader_heals_when_the_server_is_killed_and_restarted(kind):
-    cycles, timeout = 5, 10.0
+def test_reader_heals_when_the_server_is_killed_and_restarted(kind, caplog):
+    caplog.set_level(logging.INFO, logger="gstreamer.live")  # the timeline, if it fails
+    # the read timeout covers the outage: 2 s down, the server's start (seconds on a busy
+    # machine: a new Python process) and the next attempt
+    cycles, timeout = 5, 20.0
     port = port_for(kind)
     server = ServerProcess(kind, port)
     server.start()
@@ -118,9 +122,11 @@ def test_reader_heals_when_the_server_is_killed_and_restarted(kind):
                 while len(frame_times) < target and time.monotonic() < deadline:
                     time.sleep(0.05)
                 server.kill()
+                logging.getLogger("gstreamer.live").info("test: server killed")
                 time.sleep(2.0)
                 server.start()
                 restarts.append(time.monotonic())
+                logging.getLogger("gstreamer.live").info("test: server restarted")
             target = len(frame_times) + 15
             deadline = time.monotonic() + 60
             while len(frame_times) < target and time.monotonic() < deadline:
@@ -154,7 +160,12 @@ def test_reader_heals_when_the_server_is_killed_and_restarted(kind):
         back = [t for t in frame_times if t >= restart]
         assert back, f"no frame after the restart at {restart}"
         assert back[0] - restart <= 3.0, f"frames back {back[0] - restart:.2f} s after restart"
-    assert stats.reconnects == cycles
+    if kind == "udp":
+        # no connection to lose: a gap of more than stall= (1 s) on a very busy machine is
+        # a stall too, and rebuilds the pipeline once more
+        assert cycles <= stats.reconnects <= cycles + 2
+    else:
+        assert stats.reconnects == cycles
     assert stats.frames == len(frame_times) + 1
     assert stats.last_frame_age < timeout
 

@@ -10,7 +10,8 @@ such as the :mod:`gstreamer.streaming` ``*_source`` parts) given ``reconnect=Tru
 * no frame arrives for ``stall`` seconds (a UDP sender that stopped, a frozen camera),
 
 and goes on reading. Attempts follow the schedule ``0, backoff, 2 * backoff, 4 * backoff,
-...`` (seconds after the loss, each wait capped at ``max_backoff``); a frame resets it. When
+...`` (seconds after the loss, each wait capped at ``max_backoff``); a frame resets it
+(``udpsrc`` has no server to spare: a stalled UDP pipeline is rebuilt at once). When
 ``attempts`` run out, :meth:`~gstreamer.Reader.read` raises
 :class:`~gstreamer.ConnectionLostError`. No :meth:`~gstreamer.Reader.read` waits longer than
 its timeout: while the source is away it raises :class:`~gstreamer.TimeoutError`, and the next
@@ -235,9 +236,12 @@ class Healer:
     ``reader._deliver(frame)`` hands a frame out.
     """
 
-    def __init__(self, policy: Reconnect, source: str) -> None:
+    def __init__(self, policy: Reconnect, source: str, connectionless: bool = False) -> None:
         self.policy = policy
         self.source = source
+        # udpsrc: no server to spare, and a sender that comes back is only heard while a
+        # pipeline listens, so a stalled one is rebuilt at once (no backoff)
+        self.connectionless = connectionless
         self.reconnects = 0
         self.dropped = 0  # frames not read from pipelines already torn down
         self.attempt = 0  # attempts since the last frame
@@ -261,7 +265,10 @@ class Healer:
         self.last_reason = reason
         if error is not None:
             self.last_error = error
-        self.next_attempt = time.monotonic() + self.policy.delay(self.attempt + 1)
+        self.next_attempt = time.monotonic() + self._delay(self.attempt + 1)
+
+    def _delay(self, attempt: int) -> float:
+        return 0.0 if self.connectionless else self.policy.delay(attempt)
 
     def _give_up(self) -> ConnectionLostError:
         return connection_lost(self.source, self.last_reason, self.last_error, self.attempt)
@@ -291,7 +298,7 @@ class Healer:
             raise
         except PipelineError as exc:
             self.last_error = exc
-            self.next_attempt = time.monotonic() + self.policy.delay(self.attempt + 1)
+            self.next_attempt = time.monotonic() + self._delay(self.attempt + 1)
             return
         self.down = False
         self.since = time.monotonic()

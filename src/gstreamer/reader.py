@@ -488,7 +488,11 @@ class Reader(Lifecycle):
                 "reconnect= applies to live sources (rtsp://, srt://, http(s)://, or a "
                 f"pipeline with {', '.join(live.LIVE_ELEMENTS)}), not to {source!r}"
             )
-        self._healer = live.Healer(healing, str(source)) if healing is not None else None
+        self._healer = (
+            live.Healer(healing, str(source), connectionless=self._live.what == "udpsrc")
+            if healing is not None and self._live is not None
+            else None
+        )
         try:
             self._open()
         except (ParseError, MissingElementError):
