@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Union
 
 from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
     ClosedError,
     ConnectionLostError,
     MissingElementError,
@@ -102,11 +104,11 @@ class Reconnect:
 
     def __post_init__(self) -> None:
         if self.attempts is not None and self.attempts < 1:
-            raise ValueError(f"attempts must be None or at least 1, not {self.attempts!r}")
+            raise ArgumentError(f"attempts must be None or at least 1, not {self.attempts!r}")
         if self.backoff < 0 or self.max_backoff < 0:
-            raise ValueError("backoff and max_backoff are seconds >= 0")
+            raise ArgumentError("backoff and max_backoff are seconds >= 0")
         if self.stall <= 0:
-            raise ValueError(f"stall must be seconds > 0, not {self.stall!r}")
+            raise ArgumentError(f"stall must be seconds > 0, not {self.stall!r}")
 
     def delay(self, attempt: int) -> float:
         """Seconds between the loss (or the previous attempt) and attempt ``attempt`` (1, 2...)."""
@@ -189,7 +191,7 @@ def policy(reconnect: Union[bool, Reconnect, None]) -> Optional[Reconnect]:
         return Reconnect()
     if isinstance(reconnect, Reconnect):
         return reconnect
-    raise TypeError(f"reconnect must be a bool or a gstreamer.Reconnect, not {reconnect!r}")
+    raise ArgumentTypeError(f"reconnect must be a bool or a gstreamer.Reconnect, not {reconnect!r}")
 
 
 def connection_lost(

@@ -484,7 +484,7 @@ class Reader(Lifecycle):
         healing = live.policy(reconnect)
         self._live = live.live_source(where, str(source), healing is not None)
         if healing is not None and self._live is None:
-            raise ValueError(
+            raise ArgumentError(
                 "reconnect= applies to live sources (rtsp://, srt://, http(s)://, or a "
                 f"pipeline with {', '.join(live.LIVE_ELEMENTS)}), not to {source!r}"
             )

@@ -30,7 +30,7 @@ from . import _gi
 from ._lifecycle import weak_method
 from ._time import FrameRate, fps_fraction
 from .encoders import EncoderChoice, describe, parser_for
-from .errors import TargetDirectoryError
+from .errors import ArgumentError, TargetDirectoryError
 from .pipeline import GstPipeline, quote
 from .writer import CrashSafe, Writer, _encoder_for, _video_convert, crash_safe_seconds
 
@@ -77,7 +77,7 @@ class Segment:
 
 def _check_pattern(pattern: str) -> str:
     if len(re.findall(r"%0?\d*d", pattern)) != 1 or pattern.count("%") != 1:
-        raise ValueError(
+        raise ArgumentError(
             f"pattern must hold exactly one %d (for example 'seg%05d.mp4'), not {pattern!r}"
         )
     directory = os.path.dirname(os.path.abspath(pattern))
@@ -147,9 +147,9 @@ class SegmentWriter(Writer):
         crash_safe: CrashSafe = True,
     ) -> None:
         if not every > 0:
-            raise ValueError(f"every must be seconds > 0, not {every!r}")
+            raise ArgumentError(f"every must be seconds > 0, not {every!r}")
         if max_files is not None and max_files < 1:
-            raise ValueError(f"max_files must be None or at least 1, not {max_files!r}")
+            raise ArgumentError(f"max_files must be None or at least 1, not {max_files!r}")
         self.every = float(every)
         self.max_files = max_files
         self.on_segment = on_segment
@@ -178,7 +178,7 @@ class SegmentWriter(Writer):
         ext = os.path.splitext(pattern)[1].lower()
         muxer = _SEGMENT_MUXERS.get(ext)
         if muxer is None:
-            raise ValueError(
+            raise ArgumentError(
                 f"{pattern!r}: segments are {', '.join(_SEGMENT_MUXERS)} files (H.264)"
             )
         self._encoder = _encoder_for("h264", encoder)
@@ -264,10 +264,10 @@ class SegmentWriter(Writer):
             self._report()
         return sent
 
-    def close(self) -> None:
+    def close(self, timeout: Optional[float] = None) -> None:
         """Finish the last segment (see :meth:`gstreamer.Writer.close`); reports it."""
         try:
-            super().close()
+            super().close(timeout)
         finally:
             self._report()
 
@@ -321,9 +321,9 @@ class HlsWriter(Writer):
         copy: bool = False,
     ) -> None:
         if not segment >= 1:
-            raise ValueError(f"segment must be at least 1 second, not {segment!r}")
+            raise ArgumentError(f"segment must be at least 1 second, not {segment!r}")
         if window is not None and window < 1:
-            raise ValueError(f"window must be None or at least 1, not {window!r}")
+            raise ArgumentError(f"window must be None or at least 1, not {window!r}")
         self.folder = os.fspath(folder)
         if not os.path.isdir(self.folder):
             raise TargetDirectoryError(

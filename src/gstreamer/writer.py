@@ -165,7 +165,7 @@ def crash_safe_seconds(crash_safe: CrashSafe) -> float:
         return 0.0
     seconds = float(crash_safe)
     if seconds < 0:
-        raise ValueError(f"crash_safe must be True, False or seconds > 0, not {crash_safe!r}")
+        raise ArgumentError(f"crash_safe must be True, False or seconds > 0, not {crash_safe!r}")
     return seconds
 
 

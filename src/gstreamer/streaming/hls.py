@@ -11,7 +11,7 @@ import threading
 from typing import Any, Optional
 
 from .._lifecycle import Lifecycle, State
-from ..errors import ClosedError
+from ..errors import ClosedError, SourceNotFoundError
 from .sources import check_host, check_port, url_host
 
 __all__ = ["HttpFolderServer"]
@@ -71,7 +71,7 @@ class HttpFolderServer(Lifecycle):
     ) -> None:
         self.folder = os.fspath(folder)
         if not os.path.isdir(self.folder):
-            raise FileNotFoundError(f"{self.folder!r} is not a folder")
+            raise SourceNotFoundError(f"{self.folder!r} is not a folder", filename=self.folder)
         self.host = check_host(host)
         self._port = check_port(port)
         self.playlist = playlist
