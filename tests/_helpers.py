@@ -99,7 +99,12 @@ def xvfb_display():
         pytest.skip("Xvfb is not installed")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+        # -noreset: without it the server resets when its last client leaves (autovideosink
+        # probes xvimagesink first), and a client connecting during the reset is refused
+        [
+            *("Xvfb", "-displayfd", str(write_fd), "-noreset", "-nolisten", "tcp"),
+            *("-screen", "0", "1280x720x24"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         pass_fds=(write_fd,),
