@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from . import _gi
+from . import _convert, _gi
 from .buffers import buffer_to_ndarray
-from .caps import Layout, layout_from_caps
+from .caps import Layout, VideoLayout, layout_from_caps
 from .errors import CapsError
 from .frame import Frame, clock_time
 
@@ -30,6 +30,10 @@ class AppSinkPuller:
         Drop the oldest queued buffer when full (latest-only for live sources).
     copy : bool
         Give owned copies instead of zero-copy views.
+    convert_to : str, optional
+        A video format (``"RGB"``, ``"BGRx"``, ...): YUV frames that arrive are converted to
+        it with libswscale in the pulling thread (see :mod:`gstreamer._convert`), as new
+        owned arrays; frames already in it are handed out as usual.
     """
 
     def __init__(
@@ -40,9 +44,12 @@ class AppSinkPuller:
         leaky: bool = False,
         copy: bool = False,
         check: Optional[Callable[[], None]] = None,
+        convert_to: Optional[str] = None,
     ) -> None:
         self.appsink = appsink
         self.copy = copy
+        self.convert_to = convert_to
+        self._converter: Optional[_convert.YuvToRgb] = None
         self._check = check
         self._caps_str: Optional[str] = None
         self.layout: Optional[Layout] = None
@@ -76,11 +83,13 @@ class AppSinkPuller:
         caps_str = caps.to_string() if caps is not None else ""
         if caps_str != self._caps_str:
             self._caps_str = caps_str
-            try:
-                self.layout = layout_from_caps(caps)
-            except CapsError:
-                self.layout = None  # not raw: hand out bytes
-        data = buffer_to_ndarray(buffer, self.layout, copy=self.copy)
+            self._set_layout(caps)
+        converter = self._converter
+        if converter is not None:
+            data: Any = converter.convert(buffer)
+            caps_str = converter.caps
+        else:
+            data = buffer_to_ndarray(buffer, self.layout, copy=self.copy)
         if self.keep_segment:
             self.segment = sample.get_segment()
         self.pulled += 1
@@ -93,3 +102,30 @@ class AppSinkPuller:
             keyframe=not buffer.has_flags(Gst.BufferFlags.DELTA_UNIT),
             caps=caps_str,
         )
+
+    def _set_layout(self, caps: Any) -> None:
+        if self._converter is not None:
+            self._converter.close()
+            self._converter = None
+        try:
+            layout: Optional[Layout] = layout_from_caps(caps)
+        except CapsError:
+            layout = None  # not raw: hand out bytes
+        target = self.convert_to
+        if (
+            target is not None
+            and isinstance(layout, VideoLayout)
+            and layout.format != target
+            and layout.format in _convert.INPUT_FORMATS
+            and target in _convert.OUTPUT_FORMATS
+            and _convert.available()
+        ):
+            self._converter = _convert.YuvToRgb(layout, target)
+            layout = self._converter.layout
+        self.layout = layout
+
+    def close(self) -> None:
+        """Free the converter (if any); idempotent."""
+        if self._converter is not None:
+            self._converter.close()
+            self._converter = None

@@ -527,11 +527,21 @@ class MappedBuffer:
             return np.zeros(0, np.uint8)
         return np.asarray(self)
 
-    def __del__(self) -> None:
+    @property
+    def address(self) -> int:
+        """Address of the mapped bytes (0 once released)."""
+        return int(self._info.data or 0) if self._ptr else 0
+
+    def release(self) -> None:
+        """Unmap and drop the buffer reference now; idempotent. Only for a mapping that no
+        array uses (arrays made by :meth:`array` rely on it staying mapped)."""
         ptr, self._ptr = getattr(self, "_ptr", None), None
         if ptr:
             self._lib.buffer_unmap(ptr, ctypes.byref(self._info))
             self._lib.mini_object_unref(ptr)
+
+    def __del__(self) -> None:
+        self.release()
 
 
 def _check_writable(lib: _Lib, ptr: int) -> None:

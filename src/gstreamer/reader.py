@@ -36,7 +36,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _colour, _gi, _memory, live
+from . import _colour, _convert, _gi, _memory, live
 from ._lifecycle import ErrorSlot, Lifecycle, State, weak_method
 from ._progress import ProgressCallback, finish, progress_hook, stream_duration
 from ._timeline import (
@@ -180,6 +180,16 @@ def _existing_file(name: str) -> str:
     return str(path)
 
 
+def _converts(format: str) -> bool:
+    """Whether the Reader's appsink takes YUV and converts to ``format`` with libswscale.
+
+    Decoded video is YUV; ``videoconvert`` costs about three times as much CPU as
+    libswscale for the step to RGB (and its colours differ from FFmpeg's by a few levels),
+    so RGB-like formats are converted in the reading thread (see :mod:`gstreamer._convert`).
+    """
+    return format in _convert.OUTPUT_FORMATS and _convert.available()
+
+
 def _caps_for(
     kind: str,
     format: str,
@@ -190,13 +200,19 @@ def _caps_for(
     channels: Optional[int],
 ) -> str:
     if kind == "video":
-        caps = f"video/x-raw,format={format}"
+        fields = ""
         if width is not None:
-            caps += f",width={int(width)}"
+            fields += f",width={int(width)}"
         if height is not None:
-            caps += f",height={int(height)}"
+            fields += f",height={int(height)}"
         if fps is not None:
-            caps += f",framerate={fps_str(fps)}"
+            fields += f",framerate={fps_str(fps)}"
+        caps = f"video/x-raw,format={format}{fields}"
+        if _converts(format):
+            # first choice: the format itself (sources that make RGB stay untouched); else
+            # the decoder's YUV, converted to RGB with libswscale in the reading thread
+            yuv = ", ".join(_convert.INPUT_FORMATS)
+            caps += f";video/x-raw,format=(string){{{yuv}}}{fields}"
         return caps
     caps = f"audio/x-raw,format={format},layout=interleaved"
     if rate is not None:
@@ -455,6 +471,7 @@ class Reader(Lifecycle):
         self._max_buffers = int(max_buffers)
         self._copy = bool(copy)
         where, self.description = _build(source, format, width, height, fps, rate, channels, rotate)
+        self._convert_to = format if where != "pipeline" and _converts(format) else None
         self._decodes_file = where in ("file", "uri")
         if (start is not None or end is not None) and not self._decodes_file:
             raise NotSeekableError(
@@ -561,6 +578,7 @@ class Reader(Lifecycle):
             leaky=self.latest_only,
             copy=self._copy,
             check=None,
+            convert_to=self._convert_to,
         )
         self._puller.keep_segment = self._decodes_file
 
