@@ -472,9 +472,7 @@ def report(results: dict, meta: dict[str, Any]) -> str:
                 cells.append(fmt(v))
         lines.append("| peak RSS decoding 720p, MiB | " + " | ".join(cells) + " |")
     lines.append(
-        "| random access | "
-        + " | ".join("not run" if c == "project" else "" for c in cols)
-        + " |"
+        "| random access | " + " | ".join("not run" if c == "project" else "" for c in cols) + " |"
     )
 
     # limits and targets
@@ -638,8 +636,10 @@ def main() -> None:
     print(text)
     if args.save:
         dest = ROOT / "benchmarks" / "results" / "peers.md"
-        dest.write_text("# The project against its peers\n\n"
-                        "Made by `python3 benchmarks/peers/run.py --save`.\n\n" + text + "\n")
+        dest.write_text(
+            "# The project against its peers\n\n"
+            "Made by `python3 benchmarks/peers/run.py --save`.\n\n" + text + "\n"
+        )
         print(f"saved {dest}", file=sys.stderr)
 
 

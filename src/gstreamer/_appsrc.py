@@ -18,9 +18,9 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from . import _gi
+from . import _convert, _gi
 from ._time import SECOND, FrameRate, fps_fraction
-from .buffers import _has_array_protocol, ndarray_to_buffer
+from .buffers import _has_array_protocol, buffer_to_ndarray, ndarray_to_buffer
 from .caps import AudioLayout, Layout, VideoLayout, audio_caps, layout_from_caps, video_caps
 from .errors import ArgumentError, CapsError, ClosedError, LifecycleError, TimeoutError
 from .frame import Frame
@@ -129,6 +129,10 @@ class AppSrcFeeder:
         self._check: Check = _no_check
         self._next = Fraction(0)
         self._last_pts: Optional[int] = None
+        # set before attach() when the element after appsrc wants I420 (an encoder):
+        # RGB-like frames are then converted here with libyuv (see gstreamer._convert)
+        self.to_i420 = False
+        self._converter: Optional[_convert.RgbToI420] = None
         if caps is not None:
             self.layout = self._layout_from(caps)
 
@@ -219,8 +223,18 @@ class AppSrcFeeder:
             "drop-newest": GstApp.AppLeakyType.UPSTREAM,
         }[self.backpressure]
         appsrc.set_property("leaky-type", leaky)
-        if self.layout is not None:
-            appsrc.set_property("caps", Gst.Caps.from_string(self.layout.caps_string))
+        layout = self.layout
+        if (
+            self.to_i420
+            and isinstance(layout, VideoLayout)
+            and layout.format in _convert.RGB_TO_I420
+            and layout.one_array
+            and _convert.i420_available()
+        ):
+            self._converter = _convert.RgbToI420(layout)
+            appsrc.set_property("caps", Gst.Caps.from_string(self._converter.caps))
+        elif layout is not None:
+            appsrc.set_property("caps", Gst.Caps.from_string(layout.caps_string))
         if self.live:
             appsrc.set_property("is-live", True)
 
@@ -339,7 +353,14 @@ class AppSrcFeeder:
             raise LifecycleError(f"{self.name}: the feeder is not attached to an appsrc")
         Gst = _gi.Gst()
         self._check()
-        if isinstance(data, Gst.Buffer):
+        if self._converter is not None:
+            frame = data
+            if isinstance(frame, Gst.Buffer):
+                frame = buffer_to_ndarray(frame, self.layout)
+            if isinstance(frame, list) and len(frame) == 1:
+                frame = frame[0]
+            buf = ndarray_to_buffer(self._converter.convert(as_array(frame, self.kind)))
+        elif isinstance(data, Gst.Buffer):
             buf = data
         else:
             if self.copy and isinstance(data, np.ndarray):

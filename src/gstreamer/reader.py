@@ -316,7 +316,22 @@ def _build(
         head = f"uridecodebin uri={quote(value)}"
     else:
         head = f"filesrc location={quote(value)} ! decodebin"
-    return where, f"{head} ! {wanted} ! queue ! {tail}"
+    return where, f"{head} ! {wanted} ! {_decoded_queue(kind, format)}{tail}"
+
+
+def _decoded_queue(kind: str, format: str) -> str:
+    """The queue between the decoder and the converter (with its trailing ``" ! "``).
+
+    When the appsink takes the decoder's YUV (:func:`_converts`), nothing runs between
+    decoder and appsink, so a queue would only hold more decoded frames (10 MB of them at
+    720p): there is none. When ``videoconvert`` converts, a queue of three frames lets it
+    run in its own thread while the decoder goes on.
+    """
+    if kind != "video":
+        return "queue ! "
+    if _converts(format):
+        return ""
+    return "queue max-size-buffers=3 max-size-bytes=0 max-size-time=0 ! "
 
 
 def _tune_decoder(bin: Any, sub_bin: Any, element: Any) -> None:
@@ -397,7 +412,8 @@ class Reader(Lifecycle):
     copy : bool
         Give owned, writable copies instead of zero-copy read-only views.
     max_buffers : int
-        Frames queued in the appsink before the pipeline waits for the reader.
+        Frames queued in the appsink before the pipeline waits for the reader. Four keep
+        the decoder busy while the reader works on a frame; more only hold more memory.
     timeout : float
         Seconds any blocking call waits (for a frame, or for the pipeline to stop).
     rotate : {"auto", None}
@@ -449,7 +465,7 @@ class Reader(Lifecycle):
         channels: Optional[int] = None,
         latest_only: bool = False,
         copy: bool = False,
-        max_buffers: int = 16,
+        max_buffers: int = 4,
         timeout: float = 10.0,
         rotate: Optional[str] = "auto",
         start: Optional[float] = None,

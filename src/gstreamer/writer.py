@@ -430,6 +430,11 @@ class _SingleInputWriter(_BaseWriter):
         super().__init__(self._describe(target, encoder), timeout, handle_sigterm)
         self._target = target
         self._input = AppSrcFeeder(self._KIND, name="src", **options)
+        # RGB frames become I420 in the writing thread (libyuv) when the encoder takes I420
+        choice = self._encoder
+        self._input.to_i420 = bool(
+            choice is not None and (choice.input_caps or "").startswith("video/x-raw,format=I420")
+        )
         self._inputs = {"src": self._input}
         if self._input.layout is not None:
             self._start()
