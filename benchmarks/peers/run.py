@@ -273,7 +273,7 @@ def worker(case: str, lib: str, arg: str, repeat: int) -> None:
         for frame in gen():
             if case == "consumer":
                 _work(frame, repeat)
-            n += 1
+            n += 1  # noqa: SIM113
         t1, c1 = time.perf_counter(), _usage()
     elif case == "encode":
         size, out = arg.split(":", 1)
@@ -360,13 +360,42 @@ def make_media(media: Path) -> dict[str, Path]:
     return paths
 
 
+def make_raw(media: Path, size: str) -> tuple[Path, Path]:
+    """The encode benchmark's frames as raw RGB and I420 files, for the CLI references."""
+    rgb, i420 = media / f"enc-{size}.rgb", media / f"enc-{size}.i420"
+    if not rgb.exists():
+        code = (
+            f"import sys; sys.path.insert(0, {str(HERE)!r}); import run; "
+            f"frames = run._frames_for_encoding({size!r}, 30); "
+            f"f = open({str(rgb) + '.part'!r}, 'wb'); "
+            f"[f.write(frames[i % 30].tobytes()) for i in range({ENCODE_FRAMES})]; f.close()"
+        )
+        subprocess.run([str(PROJECT_PY), "-c", code], check=True)
+        os.rename(str(rgb) + ".part", rgb)
+    if not i420.exists():
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size,
+             "-i", str(rgb), "-f", "rawvideo", "-pix_fmt", "yuv420p", str(i420) + ".part"],
+            check=True,
+        )  # fmt: skip
+        os.rename(str(i420) + ".part", i420)
+    return rgb, i420
+
+
+# the Writer's x264enc settings (gstreamer.encoders.SOFTWARE_ENCODERS["h264"])
+X264ENC = "x264enc speed-preset=ultrafast tune=zerolatency pass=qual quantizer=23 bitrate=2048000"
+
+
 def version_of(python: Path, module: str) -> str:
     code = f"import importlib.metadata as m; print(m.version({module!r}))"
     r = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
     return r.stdout.strip() or "?"
 
 
-def plan(clips: dict[str, Path], out_dir: Path, repeat: int, only: set[str]) -> list[tuple]:
+def plan(
+    clips: dict[str, Path], raws: dict[str, tuple[Path, Path]], out_dir: Path, repeat: int,
+    only: set[str],
+) -> list[tuple]:  # fmt: skip
     """(case key, column, command) for every measurement of one round."""
     me = str(Path(__file__).resolve())
     jobs: list[tuple] = []
@@ -388,13 +417,13 @@ def plan(clips: dict[str, Path], out_dir: Path, repeat: int, only: set[str]) -> 
             (key, "project-i420", [py("project"), me, "--worker", "decode", "project-i420",
                                    clip, "0"])
         )  # fmt: skip
-        gst = f"gst-launch-1.0 -q filesrc location={clip} ! decodebin ! "
-        jobs.append((key, "gst-launch", gst.split() + "videoconvert ! video/x-raw,format=RGB "
-                     "! fakesink".split()))  # fmt: skip
-        jobs.append((key, "gst-launch-i420", gst.split() + ["fakesink"]))
+        gst = ["gst-launch-1.0", "-q", "filesrc", f"location={clip}", "!", "decodebin", "!"]
+        rgb = ["videoconvert", "!", "video/x-raw,format=RGB", "!", "fakesink"]
+        jobs.append((key, "gst-launch", [*gst, *rgb]))
+        jobs.append((key, "gst-launch-i420", [*gst, "fakesink"]))
         ff = ["ffmpeg", "-v", "error", "-nostdin", "-i", clip]
-        jobs.append((key, "ffmpeg", ff + ["-pix_fmt", "rgb24", "-f", "null", "-"]))
-        jobs.append((key, "ffmpeg-null", ff + ["-f", "null", "-"]))
+        jobs.append((key, "ffmpeg", [*ff, "-pix_fmt", "rgb24", "-f", "null", "-"]))
+        jobs.append((key, "ffmpeg-null", [*ff, "-f", "null", "-"]))
     if want("consumer"):
         clip = str(clips["720"])
         for lib in LIBS:
@@ -411,11 +440,28 @@ def plan(clips: dict[str, Path], out_dir: Path, repeat: int, only: set[str]) -> 
             out = out_dir / f"{key}-{lib}.mp4"
             jobs.append((key, lib, [py(lib), me, "--worker", "encode", lib, f"{size}:{out}",
                                     "0"]))  # fmt: skip
+        if name not in raws:
+            continue
+        rgb, i420 = raws[name]
+        w, h = size.split("x")
+        out = str(out_dir / f"{key}-cli.mp4")
+        parse = f"rawvideoparse width={w} height={h} framerate=30/1 format="
+        tail = f"{X264ENC} ! h264parse ! mp4mux ! filesink location={out}"
+        jobs.append((key, "gst-launch", ["gst-launch-1.0", "-q", "filesrc", f"location={rgb}",
+                     "!", *(parse + "rgb").split(), "!", "videoconvert", "!",
+                     "video/x-raw,format=I420", "!", *tail.split()]))  # fmt: skip
+        jobs.append((key, "gst-launch-x264", ["gst-launch-1.0", "-q", "filesrc",
+                     f"location={i420}", "!", *(parse + "i420").split(), "!",
+                     *tail.split()]))  # fmt: skip
+        jobs.append((key, "ffmpeg", ["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "rawvideo",
+                     "-pix_fmt", "rgb24", "-s", size, "-r", "30", "-i", str(rgb), "-c:v",
+                     "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-crf", "23",
+                     "-pix_fmt", "yuv420p", out]))  # fmt: skip
     return jobs
 
 
 def fmt(v: Optional[float], digits: int = 0) -> str:
-    return "–" if v is None else f"{v:.{digits}f}"
+    return "-" if v is None else f"{v:.{digits}f}"
 
 
 def report(results: dict, meta: dict[str, Any]) -> str:
@@ -430,6 +476,8 @@ def report(results: dict, meta: dict[str, Any]) -> str:
         if "frames" in recs[0]:
             return statistics.median(r["frames"] / r["wall"] for r in recs)
         frames = CLIPS["720" if key.endswith("720") else "1080"]["frames"]
+        if key.startswith("encode"):
+            frames = ENCODE_FRAMES
         return statistics.median(frames / r["proc_wall"] for r in recs)
 
     def cpu(key: str, col: str) -> Optional[float]:
@@ -489,6 +537,13 @@ def report(results: dict, meta: dict[str, Any]) -> str:
                 limits.append(
                     f"| {name}p: {what} | {fmt(fps(key, col))} | {fmt(cpu(key, col), 2)} |"
                 )
+    for name in ("720", "1080"):
+        if (f"encode{name}", "gst-launch-x264") in results:
+            limits.append(
+                f"| {name}p: x264enc alone on I420 (gst-launch, raw file, the Writer's settings) "
+                f"| {fmt(fps(f'encode{name}', 'gst-launch-x264'))} | "
+                f"{fmt(cpu(f'encode{name}', 'gst-launch-x264'), 2)} |"
+            )
     if ("consumer", "work-alone") in results:
         limits.append(
             f"| the 5 ms of NumPy alone, 900 times (no decoding) | "
@@ -496,7 +551,7 @@ def report(results: dict, meta: dict[str, Any]) -> str:
         )
     if limits:
         out += ["Limits (same run):", "", "| reference | fps | CPU-s |", "|---|---:|---:|"]
-        out += limits + [""]
+        out += [*limits, ""]
 
     checks = []
     peers = [c for c in LIBS if c != "project"]
@@ -518,7 +573,7 @@ def report(results: dict, meta: dict[str, Any]) -> str:
         k, v = best({c: fps(key, c) for c in peers})
         ratio = mine / v
         checks.append(
-            f"- {label}: {ratio:.2f}× the fastest peer ({TITLES[k]}) — target ≥ {goal}×: "
+            f"- {label}: {ratio:.2f}x the fastest peer ({TITLES[k]}) — target ≥ {goal}x: "
             f"{'met' if ratio >= goal else 'NOT met'}"
         )
         if key.startswith("decode"):
@@ -536,21 +591,21 @@ def report(results: dict, meta: dict[str, Any]) -> str:
             v = fps("consumer", c)
             if v:
                 checks.append(
-                    f"- 5-ms consumer: {mine / v:.2f}× {TITLES[c]} — target ≥ 1.3×: "
+                    f"- 5-ms consumer: {mine / v:.2f}x {TITLES[c]} — target ≥ 1.3x: "
                     f"{'met' if mine / v >= 1.3 else 'NOT met'}"
                 )
     r_mine, r_av = med("decode720", "project", "rss_mib"), med("decode720", "pyav", "rss_mib")
     if r_mine and r_av:
         checks.append(
-            f"- peak RSS decoding 720p: {r_mine / r_av:.2f}× PyAV's — target ≤ 1.2×: "
+            f"- peak RSS decoding 720p: {r_mine / r_av:.2f}x PyAV's — target ≤ 1.2x: "
             f"{'met' if r_mine <= 1.2 * r_av else 'NOT met'}"
         )
     if checks:
-        out += ["Targets (issue 13), from this run:", ""] + checks + [""]
+        out += ["Targets (issue 13), from this run:", "", *checks, ""]
 
     details = ["| case | column | fps | CPU-s (work) | CPU-s (process, wait4) | peak RSS MiB |",
                "|---|---|---:|---:|---:|---:|"]  # fmt: skip
-    for (key, col), recs in results.items():
+    for key, col in results:
         details.append(
             f"| {key} | {col} | {fmt(fps(key, col))} | {fmt(cpu(key, col), 2)} | "
             f"{fmt(med(key, col, 'proc_cpu'), 2)} | {fmt(med(key, col, 'rss_mib'))} |"
@@ -588,6 +643,12 @@ def main() -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed")
     clips = make_media(args.media)
+    only = {s for s in args.only.split(",") if s}
+    raws = {
+        name: make_raw(args.media, CLIPS[name]["size"])
+        for name in ("720", "1080")
+        if not only or f"encode{name}" in only
+    }
     repeat = int(
         subprocess.run(
             [str(PROJECT_PY), "-c", f"import sys; sys.path.insert(0, {str(HERE)!r}); "
@@ -595,21 +656,21 @@ def main() -> None:
             check=True, capture_output=True, text=True,
         ).stdout
     )  # fmt: skip
-    only = {s for s in args.only.split(",") if s}
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = plan(clips, Path(tmp), repeat, only)
+        jobs = plan(clips, raws, Path(tmp), repeat, only)
         for r in range(args.rounds):
             shift = r % len(jobs)
             for key, col, cmd in jobs[shift:] + jobs[:shift]:
                 rec = run(cmd)
                 results.setdefault((key, col), []).append(rec)
+                wall, cpu = rec.get("wall", rec["proc_wall"]), rec.get("cpu", rec["proc_cpu"])
                 print(f"round {r + 1}/{args.rounds} {key:10s} {col:16s} "
-                      f"{rec.get('frames', '')!s:>4} frames {rec.get('wall', rec['proc_wall']):6.2f} s "
-                      f"{rec.get('cpu', rec['proc_cpu']):6.2f} CPU-s {rec['rss_mib']:5.0f} MiB",
-                      file=sys.stderr, flush=True)  # fmt: skip
-    order = {(k, c): i for i, (k, c, _) in enumerate(plan(clips, Path("/x"), repeat, only))}
+                      f"{rec.get('frames', '')!s:>4} frames {wall:6.2f} s {cpu:6.2f} CPU-s "
+                      f"{rec['rss_mib']:5.0f} MiB", file=sys.stderr, flush=True)  # fmt: skip
+    jobs = plan(clips, raws, Path("/x"), repeat, only)
+    order = {(k, c): i for i, (k, c, _) in enumerate(jobs)}
     results = dict(sorted(results.items(), key=lambda kv: order[kv[0]]))
     versions = {
         "GStreamer": subprocess.run(["gst-launch-1.0", "--version"], capture_output=True,
