@@ -357,6 +357,14 @@ def make_media(media: Path) -> dict[str, Path]:
             )  # fmt: skip
             tmp.rename(path)
         paths[name] = path
+    tiny = media / "tiny.mp4"  # for the memory floor: libraries and interpreter, no frames
+    if not tiny.exists():
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=30",
+             "-frames:v", "30", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(tiny)],
+            check=True,
+        )  # fmt: skip
+    paths["tiny"] = tiny
     return paths
 
 
@@ -417,6 +425,9 @@ def plan(
             (key, "project-i420", [py("project"), me, "--worker", "decode", "project-i420",
                                    clip, "0"])
         )  # fmt: skip
+        if name == "720":
+            jobs.append((key, "project-tiny", [py("project"), me, "--worker", "decode",
+                                               "project", str(clips["tiny"]), "0"]))  # fmt: skip
         gst = ["gst-launch-1.0", "-q", "filesrc", f"location={clip}", "!", "decodebin", "!"]
         rgb = ["videoconvert", "!", "video/x-raw,format=RGB", "!", "fakesink"]
         jobs.append((key, "gst-launch", [*gst, *rgb]))
@@ -535,22 +546,30 @@ def report(results: dict, meta: dict[str, Any]) -> str:
         ):
             if (key, col) in results:
                 limits.append(
-                    f"| {name}p: {what} | {fmt(fps(key, col))} | {fmt(cpu(key, col), 2)} |"
+                    f"| {name}p: {what} | {fmt(fps(key, col))} | {fmt(cpu(key, col), 2)} | "
+                    f"{fmt(med(key, col, 'rss_mib'))} |"
                 )
     for name in ("720", "1080"):
         if (f"encode{name}", "gst-launch-x264") in results:
             limits.append(
                 f"| {name}p: x264enc alone on I420 (gst-launch, raw file, the Writer's settings) "
                 f"| {fmt(fps(f'encode{name}', 'gst-launch-x264'))} | "
-                f"{fmt(cpu(f'encode{name}', 'gst-launch-x264'), 2)} |"
+                f"{fmt(cpu(f'encode{name}', 'gst-launch-x264'), 2)} | |"
             )
     if ("consumer", "work-alone") in results:
         limits.append(
             f"| the 5 ms of NumPy alone, 900 times (no decoding) | "
-            f"{fmt(fps('consumer', 'work-alone'))} | {fmt(cpu('consumer', 'work-alone'), 2)} |"
+            f"{fmt(fps('consumer', 'work-alone'))} | {fmt(cpu('consumer', 'work-alone'), 2)} | |"
+        )
+    if ("decode720", "project-tiny") in results:
+        tiny = fmt(med("decode720", "project-tiny", "rss_mib"))
+        limits.append(
+            "| project Reader on a 64x64 clip (interpreter, NumPy, GStreamer and gst-libav's "
+            f"FFmpeg libraries, no frames) | | | {tiny} |"
         )
     if limits:
-        out += ["Limits (same run):", "", "| reference | fps | CPU-s |", "|---|---:|---:|"]
+        out += ["Limits (same run):", "", "| reference | fps | CPU-s | peak RSS MiB |",
+                "|---|---:|---:|---:|"]  # fmt: skip
         out += [*limits, ""]
 
     checks = []
