@@ -54,6 +54,8 @@ CLIPS = {
     "1080": dict(size="1920x1080", frames=300),
 }
 ENCODE_FRAMES = 300
+CONSUMER_FRAMES = 300  # the first 10 s of the 720p clip
+SEEK_FRAMES = 50  # random access: this many random indices of the 720p clip (seed 0)
 WORK_MS = 5.0
 
 LIBS = ["project", "pyav", "opencv", "decord", "torchcodec", "imageio-ffmpeg"]
@@ -163,6 +165,77 @@ def _decoders(path: str) -> dict[str, Callable[[], Any]]:
         "decord": decord,
         "torchcodec": torchcodec,
         "imageio-ffmpeg": imageio_ffmpeg,
+    }
+
+
+def _seek_indices() -> list[int]:
+    import random
+
+    return random.Random(0).sample(range(CLIPS["720"]["frames"]), SEEK_FRAMES)
+
+
+def _seekers(path: str) -> dict[str, Callable[[list[int]], int]]:
+    """Per library: fetch the frames at ``indices`` (as asked, or sorted where the library
+    only moves forward well); returns how many came."""
+
+    def project(indices: list[int]) -> int:
+        import gstreamer
+
+        with gstreamer.VideoFile(path) as vf:
+            return len(vf.get_batch(indices))
+
+    def decord(indices: list[int]) -> int:
+        import decord as dec
+
+        reader = dec.VideoReader(path, ctx=dec.cpu(0), num_threads=0)
+        return len(reader.get_batch(sorted(indices)).asnumpy())
+
+    def torchcodec(indices: list[int]) -> int:
+        from torchcodec.decoders import VideoDecoder
+
+        decoder = VideoDecoder(path, num_ffmpeg_threads=0, seek_mode="exact")
+        return len(decoder.get_frames_at(indices).data)
+
+    def pyav(indices: list[int]) -> int:
+        import av
+
+        got = 0
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            rate, base = stream.average_rate, stream.time_base
+            frames = None
+            current = -1
+            for index in sorted(indices):
+                if frames is None or index - current > 60 or index <= current:
+                    container.seek(int(index / rate / base), stream=stream)
+                    frames = container.decode(stream)
+                for frame in frames:
+                    current = round(frame.pts * base * rate)
+                    if current >= index:
+                        frame.to_ndarray(format="rgb24")
+                        got += 1
+                        break
+        return got
+
+    def opencv(indices: list[int]) -> int:
+        import cv2
+
+        cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+        got = 0
+        for index in sorted(indices):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, _ = cap.read()
+            got += ok
+        cap.release()
+        return got
+
+    return {
+        "project": project,
+        "pyav": pyav,
+        "opencv": opencv,
+        "decord": decord,
+        "torchcodec": torchcodec,
     }
 
 
@@ -291,6 +364,13 @@ def worker(case: str, lib: str, arg: str, repeat: int) -> None:
             if case == "consumer":
                 _work(frame, repeat)
             n += 1  # noqa: SIM113
+            if case == "consumer" and n == CONSUMER_FRAMES:
+                break
+        t1, c1 = time.perf_counter(), _usage()
+    elif case == "seek":
+        indices = _seek_indices()
+        t0, c0 = time.perf_counter(), _usage()
+        n = _seekers(arg)[lib](indices)
         t1, c1 = time.perf_counter(), _usage()
     elif case == "encode":
         size, out = arg.split(":", 1)
@@ -307,9 +387,9 @@ def worker(case: str, lib: str, arg: str, repeat: int) -> None:
 
         frame = np.zeros((720, 1280, 3), np.uint8)
         t0, c0 = time.perf_counter(), _usage()
-        for _ in range(CLIPS["720"]["frames"]):
+        for _ in range(CONSUMER_FRAMES):
             _work(frame, repeat)
-        n = CLIPS["720"]["frames"]
+        n = CONSUMER_FRAMES
         t1, c1 = time.perf_counter(), _usage()
     else:
         raise SystemExit(f"unknown case {case}")
@@ -452,6 +532,10 @@ def plan(
         ff = ["ffmpeg", "-v", "error", "-nostdin", "-i", clip]
         jobs.append((key, "ffmpeg", [*ff, "-pix_fmt", "rgb24", "-f", "null", "-"]))
         jobs.append((key, "ffmpeg-null", [*ff, "-f", "null", "-"]))
+    if want("seek"):
+        clip = str(clips["720"])
+        for lib in ("project", "pyav", "opencv", "decord", "torchcodec"):
+            jobs.append(("seek", lib, [py(lib), me, "--worker", "seek", lib, clip, "0"]))
     if want("consumer"):
         clip = str(clips["720"])
         for lib in LIBS:
@@ -528,7 +612,10 @@ def report(results: dict, meta: dict[str, Any]) -> str:
             row(f"decode {name}p H.264 → RGB, fps", [fps(key, c) for c in cols])
             row(f"… CPU-s for {n} frames", [cpu(key, c) for c in cols], 2)
     if any(("consumer", c) in results for c in cols):
-        row("720p + 5 ms NumPy per frame, fps", [fps("consumer", c) for c in cols])
+        row(
+            f"720p + 5 ms NumPy per frame ({CONSUMER_FRAMES} frames), fps",
+            [fps("consumer", c) for c in cols],
+        )
     for name in ("720", "1080"):
         key = f"encode{name}"
         if any((key, c) in results for c in cols):
@@ -547,9 +634,11 @@ def report(results: dict, meta: dict[str, Any]) -> str:
             else:
                 cells.append(fmt(v))
         lines.append("| peak RSS decoding 720p, MiB | " + " | ".join(cells) + " |")
-    lines.append(
-        "| random access | " + " | ".join("not run" if c == "project" else "" for c in cols) + " |"
-    )
+    if any(("seek", c) in results for c in cols):
+        row(
+            f"random access: {SEEK_FRAMES} random frames of the 720p clip, frames/s",
+            [fps("seek", c) for c in cols],
+        )
 
     # limits and targets
     out = ["\n".join(lines), ""]
@@ -575,7 +664,7 @@ def report(results: dict, meta: dict[str, Any]) -> str:
             )
     if ("consumer", "work-alone") in results:
         limits.append(
-            f"| the 5 ms of NumPy alone, 900 times (no decoding) | "
+            f"| the 5 ms of NumPy alone, {CONSUMER_FRAMES} times (no decoding) | "
             f"{fmt(fps('consumer', 'work-alone'))} | {fmt(cpu('consumer', 'work-alone'), 2)} | |"
         )
     if ("decode720", "project-tiny") in results:
@@ -662,7 +751,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", default="", help="comma list of decode720, decode1080, "
-                    "consumer, encode720, encode1080")  # fmt: skip
+                    "consumer, encode720, encode1080, seek")  # fmt: skip
     ap.add_argument("--media", type=Path, default=Path(tempfile.gettempdir()) / "gst-peers")
     ap.add_argument("--save", action="store_true", help="write benchmarks/results/peers.md")
     ap.add_argument("--worker", nargs=4, metavar=("CASE", "LIB", "ARG", "REPEAT"))
