@@ -60,7 +60,8 @@ def test_decoded_frames_are_owned_and_nothing_is_queued_twice(tmp_path):
         frame = reader.read()
         assert reader.pipeline.get_by_name("sink").get_property("max-buffers") == 4
     data = frame.data
-    assert data.flags.owndata and data.flags.writeable and data.flags.c_contiguous
+    assert data.flags.writeable and data.flags.c_contiguous
+    assert data.base is not None and data.base.flags.owndata  # a padded allocation of its own
     assert "format=(string)RGB" in frame.caps and "I420" not in frame.caps
     assert reader.layout.format == "RGB" and reader.layout.strides == (W * 3,)
 
@@ -123,7 +124,7 @@ def test_yuv_layouts_convert_like_ffmpeg(yuv, pix_fmt, size):
         y, rest = flat[: w * h], flat[w * h :]
         planes = [y, rest[rest.size // 2 :], rest[: rest.size // 2]]
     ours = next(iter(Reader(src))).data
-    assert ours.flags.owndata  # converted here, not by videoconvert
+    assert ours.flags.writeable  # converted here, not by videoconvert (a read-only view)
     assert ours.shape == (h, w, 3)
     # SD sizes: GStreamer's colorimetry is BT.601 limited, ffmpeg's default too
     assert np.array_equal(ours, ffmpeg_from_raw(planes, pix_fmt, w, h))
@@ -193,3 +194,15 @@ def test_writer_converts_like_ffmpeg(tmp_path):
     ).stdout  # fmt: skip
     luma = np.frombuffer(ref, np.uint8)[: W * H].reshape(H, W)
     assert np.abs(ours.astype(int) - luma).max() <= 1
+
+
+@pytest.mark.parametrize("size", [(120, 160), (33, 17), (8, 2)])
+def test_simd_tails_stay_inside_the_arrays(size):
+    # libswscale's SIMD writes whole 16-pixel blocks: a 120-pixel row is written as 128
+    # pixels. Many frames in a row would corrupt the heap if that spilled past the array.
+    w, h = size
+    src = f"videotestsrc num-buffers=60 pattern=snow ! video/x-raw,format=I420,width={w},height={h}"
+    frames = [f.data for f in Reader(src)]
+    assert len(frames) == 60 and frames[-1].shape == (h, w, 3)
+    rotated = "videotestsrc num-buffers=20 ! video/x-raw,format=I420,width=160,height=120"
+    assert all(f.data.shape == (160, 120, 3) for f in Reader(f"{rotated} ! videoflip video-direction=90r"))

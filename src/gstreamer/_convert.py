@@ -76,6 +76,8 @@ OUTPUT_FORMATS: dict[str, tuple[str, int]] = {
     "xBGR": ("0bgr", 4),
 }
 
+_AV_LOG_INFO, _AV_LOG_WARNING = 32, 24
+_PAD = 256  # bytes after arrays libswscale writes or reads (its SIMD works in 8-32 px blocks)
 _SWS_BICUBIC = 4  # the ffmpeg CLI's default flags: the same bytes as `ffmpeg -pix_fmt rgb24`
 # GstVideoColorMatrix -> SWS_CS_*
 _MATRIX = {1: 5, 2: 4, 3: 1, 4: 5, 5: 7, 6: 9}  # RGB(unused), FCC, BT709, BT601, 240M, BT2020
@@ -116,6 +118,12 @@ class _Sws:
         pix_fmt = avutil.av_get_pix_fmt
         pix_fmt.restype = ci
         pix_fmt.argtypes = [ctypes.c_char_p]
+        # libswscale says at INFO level which of its paths it takes ("No accelerated
+        # colorspace conversion found ..."); keep those off stderr, warnings and errors stay
+        get_level, set_level = avutil.av_log_get_level, avutil.av_log_set_level
+        get_level.restype, set_level.argtypes = ci, [ci]
+        if get_level() == _AV_LOG_INFO:
+            set_level(_AV_LOG_WARNING)
         names = set(INPUT_FORMATS.values()) | {v[0] for v in OUTPUT_FORMATS.values()}
         self.pix_fmts = {name: int(pix_fmt(name.encode())) for name in names}
         if any(v < 0 for v in self.pix_fmts.values()):
@@ -228,22 +236,31 @@ class YuvToRgb:
 
     def convert(self, buffer: Any) -> np.ndarray:
         """A new ``(height, width, channels)`` array from a buffer of the input layout."""
-        out = np.empty(self._shape, np.uint8)
-        if out.size == 0:
+        size = self._stride * self._shape[0]
+        # libswscale's SIMD loops work in blocks of up to 32 pixels: they may write past the
+        # end of the last row (and read past the end of the last input rows), as FFmpeg's
+        # own padded frames allow; the array is a C-contiguous view of a padded allocation
+        flat = np.empty(size + _PAD, np.uint8)
+        out = flat[:size].reshape(self._shape)
+        if size == 0:
             return out
         mapping = MappedBuffer(buffer)
         try:
             offsets, strides = _meta_layout(buffer, self._in)
             base = mapping.address
             order = [0, 2, 1] if self._swap else list(range(self._planes))
-            end = max(
-                offsets[i] + strides[i] * (self._in.plane_shape(i)[0] - 1)
-                for i in range(self._planes)
-            )
-            if end > mapping.nbytes:
+            rows = [self._in.plane_shape(i)[0] for i in range(self._planes)]
+            ends = [offsets[i] + strides[i] * (rows[i] - 1) for i in range(self._planes)]
+            if max(ends) > mapping.nbytes:
                 raise BufferError(
                     f"a {mapping.nbytes}-byte buffer is too small for {self._in.describe()}"
                 )
+            row_bytes = [self._in._row_bytes(i) for i in range(self._planes)]
+            if max(e + -(-r // 64) * 64 for e, r in zip(ends, row_bytes)) > mapping.nbytes:
+                # no room after the last rows for the SIMD loops' over-read: one copy
+                scratch = np.zeros(mapping.nbytes + 2 * _PAD, np.uint8)
+                scratch[: mapping.nbytes] = mapping.array()
+                base = scratch.ctypes.data
             with self._call_lock:
                 if self._ctx is None:
                     raise BufferError("the converter is closed")
