@@ -205,4 +205,6 @@ def test_simd_tails_stay_inside_the_arrays(size):
     frames = [f.data for f in Reader(src)]
     assert len(frames) == 60 and frames[-1].shape == (h, w, 3)
     rotated = "videotestsrc num-buffers=20 ! video/x-raw,format=I420,width=160,height=120"
-    assert all(f.data.shape == (160, 120, 3) for f in Reader(f"{rotated} ! videoflip video-direction=90r"))
+    assert all(
+        f.data.shape == (160, 120, 3) for f in Reader(f"{rotated} ! videoflip video-direction=90r")
+    )
