@@ -341,6 +341,10 @@ def _tune_decoder(bin: Any, sub_bin: Any, element: Any) -> None:
     a 720p High 4:4:4 10-bit H.264 clip decoded in 2.97 s with the defaults, 1.53 s with
     frame threads); on ordinary 4:2:0 streams it makes no measurable difference. Frame
     threads add a frame of latency per thread, which only matters for live sources.
+
+    Frames libav flags as corrupt (decoded without their reference frames, as after a
+    key-unit seek into an MPEG-TS that lands between keyframes) are dropped, as FFmpeg
+    itself and its users do: gst-libav hands them out by default, grey or smeared.
     """
     factory = element.get_factory()
     if factory is None or not factory.get_name().startswith("avdec_"):
@@ -349,6 +353,8 @@ def _tune_decoder(bin: Any, sub_bin: Any, element: Any) -> None:
         element.set_property("max-threads", _cores() + 1)
     if element.find_property("thread-type") is not None:
         element.set_property("thread-type", 1)  # frame threads (GstLibAVVidDecThreadType)
+    if element.find_property("output-corrupt") is not None:
+        element.set_property("output-corrupt", False)
 
 
 class _StreamCheck:
