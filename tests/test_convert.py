@@ -154,8 +154,8 @@ def test_writer_grey_reads_back_unchanged_and_is_tagged(tmp_path):
     with gstreamer.Writer(out, fps=30) as writer:
         for _ in range(3):
             writer.write(np.full((H, W, 3), 128, np.uint8))
-    tags = ffprobe_stream(out, "color_space", "color_range", "pix_fmt")
-    assert tags == {"color_space": "smpte170m", "color_range": "tv", "pix_fmt": "yuv420p"}
+    tags = ffprobe_stream(out, "color_space", "color_range")
+    assert tags == {"color_space": "smpte170m", "color_range": "pc"}  # full-range BT.601
     assert (ffmpeg_rgb(out) == 128).all()
     assert all((f.data == 128).all() for f in Reader(out))
 
@@ -180,7 +180,7 @@ def test_writer_channel_orders(tmp_path, fmt):
 
 @pytest.mark.skipif(not _convert.i420_available(), reason="libyuv is not installed")
 def test_writer_converts_like_ffmpeg(tmp_path):
-    # libyuv's BT.601 against the ffmpeg CLI's swscale (both limited range): +-1
+    # libyuv's full-range BT.601 (J420) against the ffmpeg CLI's swscale to yuvj420p: +-1
     rng = np.random.default_rng(5)
     frame = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
     frame[:, : W // 2] = np.repeat(np.repeat(frame[::8, : W // 2 : 8], 8, 0), 8, 1)[:H]
@@ -189,7 +189,7 @@ def test_writer_converts_like_ffmpeg(tmp_path):
     ours = conv.convert(frame)[: W * H].reshape(H, W)
     ref = subprocess.run(
         ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
-         "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+         "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuvj420p", "-"],
         input=frame.tobytes(), check=True, capture_output=True,
     ).stdout  # fmt: skip
     luma = np.frombuffer(ref, np.uint8)[: W * H].reshape(H, W)

@@ -228,7 +228,8 @@ class AppSrcFeeder:
             self.to_i420
             and isinstance(layout, VideoLayout)
             and layout.format in _convert.RGB_TO_I420
-            and layout.one_array
+            and layout.width % 2 == 0
+            and layout.height % 2 == 0  # odd sizes are encoded 4:4:4 (Writer._fit_odd_sizes)
             and _convert.i420_available()
         ):
             self._converter = _convert.RgbToI420(layout)

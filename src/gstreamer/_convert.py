@@ -22,11 +22,11 @@ caps through ``GstVideoInfo``, so they follow GStreamer's reading of the stream 
 Writing
 -------
 ``videoconvert`` turns a 720p RGB frame into I420 in about 1.8 ms of CPU (libswscale, as
-PyAV and the ffmpeg CLI use it: 1.5 ms); libyuv's SIMD ``RAWToI420`` takes about 0.13 ms.
+PyAV and the ffmpeg CLI use it: 1.5 ms); libyuv's SIMD ``RAWToJ420`` takes about 0.13 ms.
 The :class:`~gstreamer.Writer` converts with :class:`RgbToI420` before pushing when its
-encoder takes I420 (x264enc, openh264enc, x265enc). libyuv's conversion is BT.601 with
-limited range (FFmpeg's default for RGB input as well), so the I420 caps say
-``colorimetry=bt601`` and the encoder writes that into the stream.
+encoder takes I420 (x264enc, openh264enc, x265enc) and the size is even. libyuv's J420 is
+full-range BT.601, the Writer's colorimetry (:data:`gstreamer._colour.WRITER_COLORIMETRY`),
+so the caps and the stream are tagged with it as with ``videoconvert``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import numpy as np
 
 from . import _gi
 from .buffers import MappedBuffer, _meta_layout
+from ._colour import WRITER_COLORIMETRY
 from .caps import VideoLayout, layout_from_caps
 from .errors import BufferError
 
@@ -310,18 +311,15 @@ def _output_caps(layout: VideoLayout, format: str) -> str:
 # -- RGB -> I420 with libyuv ---------------------------------------------------------------
 
 # GStreamer format -> libyuv function (libyuv names formats by their little-endian word:
-# its "RAW" is R, G, B in memory, its "ABGR" is R, G, B, A in memory).
+# its "RAW" is R, G, B in memory, its "ABGR" is R, G, B, A in memory). J420 is full-range
+# BT.601 (JPEG's), the Writer's colorimetry (gstreamer._colour.WRITER_COLORIMETRY).
 RGB_TO_I420: dict[str, str] = {
-    "RGB": "RAWToI420",
-    "BGR": "RGB24ToI420",
-    "RGBA": "ABGRToI420",
-    "RGBx": "ABGRToI420",
-    "BGRA": "ARGBToI420",
-    "BGRx": "ARGBToI420",
-    "ARGB": "BGRAToI420",
-    "xRGB": "BGRAToI420",
-    "ABGR": "RGBAToI420",
-    "xBGR": "RGBAToI420",
+    "RGB": "RAWToJ420",
+    "BGR": "RGB24ToJ420",
+    "RGBA": "ABGRToJ420",
+    "RGBx": "ABGRToJ420",
+    "BGRA": "ARGBToJ420",
+    "BGRx": "ARGBToJ420",
 }
 
 
@@ -359,7 +357,7 @@ def i420_available() -> bool:
 
 
 class RgbToI420:
-    """Converts RGB-like arrays of one layout into I420 buffers (BT.601, limited range).
+    """Converts RGB-like arrays of one layout into I420 buffers (full-range BT.601).
 
     Attributes
     ----------
@@ -379,7 +377,7 @@ class RgbToI420:
         caps = Gst.Caps.from_string(layout.caps_string)
         st = caps.get_structure(0).copy()
         st.set_value("format", "I420")
-        st.set_value("colorimetry", "bt601")
+        st.set_value("colorimetry", WRITER_COLORIMETRY)
         out = Gst.Caps.new_empty()
         out.append_structure(st)
         self.caps = str(out.to_string())
