@@ -39,8 +39,8 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _gi
-from .buffers import MappedBuffer, _meta_layout
 from ._colour import WRITER_COLORIMETRY
+from .buffers import MappedBuffer, _meta_layout
 from .caps import VideoLayout, layout_from_caps
 from .errors import BufferError
 
