@@ -51,7 +51,7 @@ from .errors import (
 )
 from .frame import Frame
 from .pipeline import GstPipeline
-from .reader import _build, _classify, _tune_decoder
+from .reader import _build, _classify, _converts, _tune_decoder
 
 __all__ = ["Batch", "MultiReader"]
 
@@ -303,7 +303,12 @@ class MultiReader:
                 bin.set_property("async-handling", True)
             slot.sink = sink
             slot.puller = AppSinkPuller(
-                sink, max_buffers=1 if latest else 4, leaky=latest, copy=False
+                sink,
+                max_buffers=1 if latest else 4,
+                leaky=latest,
+                copy=False,
+                # the branch's appsink takes decoded YUV for RGB-like formats (see Reader)
+                convert_to=self.format if _converts(self.format) else None,
             )
             if latest:
                 # no sink waits for a first frame (preroll): the pipeline reaches PLAYING
