@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -127,6 +129,107 @@ def test_mux_writer_mp4_is_crash_safe_and_complete(tmp_path):
     assert "moof" not in top_level_atoms(out)
     assert count_frames(out) == 60
     assert pyav_frames(out)[0] == 60
+
+
+# -- durable: synced to the disk at every fragment ----------------------------------------
+
+
+def descriptors_on(path):
+    """This process's open file descriptors on ``path`` (from /proc/self/fd)."""
+    fds = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{name}") == os.fspath(path):
+                fds.append(int(name))
+        except OSError:  # closed meanwhile (the listing's own descriptor)
+            pass
+    return fds
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_durable_crash_safe_mp4_is_synced_at_every_fragment(tmp_path, durable):
+    out = tmp_path / "durable.mp4"
+    w = Writer(out, fps=30, durable=durable)
+    try:
+        for f in frames(90):  # 3 s of media: 6 fragments of 0.5 s
+            w.write(f)
+        if durable:
+            # fsync'ed while recording, not only at the end: 2 per fragment (the muxer
+            # seeks back to patch a header, then forward)
+            wait_for(lambda: w.disk_syncs >= 6, what="fsync at the first fragments")
+            assert len(descriptors_on(out)) == 2  # filesink's, and the one synced
+        else:
+            wait_for(lambda: "moof" in top_level_atoms(out), what="a fragment")
+            assert w.disk_syncs == 0
+            assert len(descriptors_on(out)) == 1
+    finally:
+        w.close()
+    assert descriptors_on(out) == []  # the synced descriptor is closed with the writer
+    assert count_frames(out) == 90
+    assert (w.disk_syncs >= 12) if durable else (w.disk_syncs == 0)
+
+
+def test_durable_applies_to_crash_safe_mp4_only(tmp_path):
+    for name, options in [("a.mkv", {}), ("b.mp4", {"crash_safe": False})]:
+        with Writer(tmp_path / name, fps=30, **options) as w:
+            for f in frames(30):
+                w.write(f)
+        assert w.disk_syncs == 0, name
+
+
+STRACE_CHILD = """
+import sys, numpy as np, gstreamer
+folder, durable = sys.argv[1], sys.argv[2] == "1"
+def frames(n):
+    return (np.full((120, 160, 3), 2 * i, np.uint8) for i in range(n))
+with gstreamer.Writer(f"{folder}/w.mp4", fps=30, durable=durable) as w:
+    for f in frames(60):
+        w.write(f)
+with gstreamer.MuxWriter(f"{folder}/m.mov", video=dict(fps=30), audio=dict(rate=48000, channels=1),
+                         durable=durable) as m:
+    for f in frames(60):
+        m.write_video(f)
+        m.write_audio(np.zeros((1600, 1), np.float32))
+with gstreamer.SegmentWriter(f"{folder}/s%d.mp4", fps=30, every=1, durable=durable) as s:
+    for f in frames(60):
+        s.write(f)
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("durable", [True, False])
+def test_fsync_calls_seen_by_strace(tmp_path, durable):
+    """The kernel sees the fsync calls: strace (no mock) lists them with the file names."""
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed")
+    if subprocess.run(["strace", "-o", os.devnull, "true"], capture_output=True).returncode:
+        pytest.skip("strace cannot trace here (ptrace is not allowed)")
+    log = tmp_path / "strace.log"
+    folder = tmp_path / "out"
+    folder.mkdir()
+    child = [sys.executable, "-c", STRACE_CHILD, str(folder), "1" if durable else "0"]
+    subprocess.run(
+        ["strace", "-f", "-y", "-qq", "-e", "trace=fsync", "-o", str(log), *child],
+        check=True,
+        timeout=300,
+    )
+    calls: dict[str, int] = {}
+    for line in log.read_text().splitlines():
+        match = re.search(r"fsync\(\d+<([^>]*)>\) += 0", line)
+        if match:
+            calls[match.group(1)] = calls.get(match.group(1), 0) + 1
+    files = ["w.mp4", "m.mov", "s0.mp4", "s1.mp4"]
+    for name in files:
+        assert count_frames(folder / name) >= 30, name
+    if not durable:
+        assert not any(p.startswith(str(folder)) for p in calls), calls
+        return
+    # 2 s of media: 4 fragments, 2 syncs each, at the end 1 or 2 more
+    assert calls[str(folder / "w.mp4")] >= 8, calls
+    assert calls[str(folder / "m.mov")] >= 8, calls
+    assert calls[str(folder / "s0.mp4")] >= 3 and calls[str(folder / "s1.mp4")] >= 3, calls
+    # the folder too, once per new file (its name is in the folder)
+    assert calls[str(folder)] == len(files), calls
 
 
 @pytest.mark.e2e

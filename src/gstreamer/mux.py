@@ -20,6 +20,7 @@ from .writer import (
     _check_directory,
     _encoder_for,
     _video_convert,
+    disk_sync_for,
     file_muxer,
     file_sink,
     is_description,
@@ -55,6 +56,9 @@ class MuxWriter(_BaseWriter):
         As for :class:`Writer`.
     crash_safe : bool or float
         As for :class:`Writer`: MP4/MOV files play after a crash (True by default).
+    durable : bool
+        As for :class:`Writer`: crash-safe files are synced to the disk at every fragment
+        (True by default).
 
     Examples
     --------
@@ -78,9 +82,11 @@ class MuxWriter(_BaseWriter):
         copy: bool = False,
         handle_sigterm: Optional[bool] = None,
         crash_safe: CrashSafe = True,
+        durable: bool = True,
     ) -> None:
         video = dict(video or {})
         self._crash_safe = crash_safe
+        self._durable = durable
         audio = dict(audio or {})
         self._video_encoder: Optional[EncoderChoice] = None
         self._audio_encoder: Optional[EncoderChoice] = None
@@ -144,6 +150,7 @@ class MuxWriter(_BaseWriter):
         self._path = path
         self._video_encoder = _encoder_for(fmt.codec, v_enc)
         self._audio_encoder = _encoder_for(fmt.audio_codec, a_enc)
+        self._disk_sync = disk_sync_for(fmt, self._crash_safe, self._durable)
         # queues in front of the muxer hold up to 10 s so the inputs may run apart a little
         mux_queue = "queue max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000"
         v_parse = parser_for(self._video_encoder.description)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 from . import _gi
+from ._durable import DiskSync
 from ._lifecycle import weak_method
 from ._time import FrameRate, fps_fraction
 from .encoders import EncoderChoice, describe, parser_for
@@ -121,6 +122,9 @@ class SegmentWriter(Writer):
     crash_safe : bool or float
         MP4/MOV segments: the segment being written plays after a crash (as for
         :class:`~gstreamer.Writer`).
+    durable : bool
+        Crash-safe MP4/MOV segments: each is synced to the disk at every fragment and when
+        it is finished (as for :class:`~gstreamer.Writer`).
 
     Attributes
     ----------
@@ -145,6 +149,7 @@ class SegmentWriter(Writer):
         timeout: float = 10.0,
         copy: bool = False,
         crash_safe: CrashSafe = True,
+        durable: bool = True,
     ) -> None:
         if not every > 0:
             raise ArgumentError(f"every must be seconds > 0, not {every!r}")
@@ -171,6 +176,7 @@ class SegmentWriter(Writer):
             timeout=timeout,
             copy=copy,
             crash_safe=crash_safe,
+            durable=durable,
         )
 
     def _describe(self, target: Union[str, os.PathLike[str]], encoder: str) -> str:
@@ -201,6 +207,8 @@ class SegmentWriter(Writer):
                 },
             )
             self._split_sink = {"buffer-mode": "unbuffered"}
+            if self._durable:
+                self._disk_sync = DiskSync()
         parts = [
             "appsrc name=src",
             _video_convert(),
@@ -225,7 +233,12 @@ class SegmentWriter(Writer):
             for key, value in self._split_sink.items():
                 Gst.util_set_object_arg(sink, key, value)
             split.set_property("sink", sink)
+            if self._disk_sync is not None:
+                self._disk_sync.attach(sink)
         pipeline._message_callbacks.append(weak_method(self._on_message))
+
+    def _attach_disk_sync(self, pipeline: GstPipeline, disk_sync: DiskSync) -> None:
+        """The segments' sink is made in :meth:`_attach_feeders`, which attaches it."""
 
     def _on_message(self, message: Any) -> None:
         """Streaming thread: note each closed fragment (reported in the writer's thread)."""

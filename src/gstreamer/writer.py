@@ -28,6 +28,9 @@ MP4 and MOV files are **crash-safe** by default (``crash_safe=True``): while the
 written, the muxer appends a fragment every half second (``mp4mux fragment-duration=500
 fragment-mode=first-moov-then-finalise``) and ``filesink`` writes each buffer through at once,
 so a process killed with ``kill -9`` leaves a file that plays up to about the last half second.
+The file is also **durable** by default (``durable=True``): it is synced to the disk
+(``fsync``) at every fragment and at the end (see :mod:`gstreamer._durable`), so a power cut
+loses about one fragment too, not the tens of seconds the kernel may keep in memory.
 A clean :meth:`~Writer.close` turns the file into an ordinary MP4 (one ``moov``, no
 fragments). ``crash_safe=False`` gives the plain muxer (the file is unreadable after a crash:
 "moov atom not found"). Matroska, MPEG-TS and the other containers are written as before.
@@ -48,6 +51,7 @@ import numpy as np
 
 from . import _colour, _gi, _signals
 from ._appsrc import AppSrcFeeder, as_array, unpack
+from ._durable import DiskSync
 from ._lifecycle import Lifecycle, State, weak_method
 from ._progress import ProgressCallback, finish, progress_hook
 from ._time import FrameRate, Timestamp, to_ns
@@ -179,6 +183,14 @@ def file_muxer(fmt: FileFormat, crash_safe: CrashSafe) -> str:
     return f"{fmt.muxer} fragment-duration={ms} fragment-mode=first-moov-then-finalise"
 
 
+def disk_sync_for(fmt: FileFormat, crash_safe: CrashSafe, durable: bool) -> Optional[DiskSync]:
+    """A :class:`~gstreamer._durable.DiskSync` for a crash-safe MP4/MOV when ``durable``,
+    else None (other containers, and the plain muxer, are left to the operating system)."""
+    if durable and crash_safe_seconds(crash_safe) > 0 and element_name(fmt.muxer) in _MOOV_MUXERS:
+        return DiskSync()
+    return None
+
+
 def file_sink(path: str, fmt: FileFormat, crash_safe: CrashSafe) -> str:
     """``filesink`` for ``path``; unbuffered for crash-safe MP4/MOV, so that every fragment
     reaches the operating system at once (not 64 KiB later)."""
@@ -202,6 +214,8 @@ class _BaseWriter(Lifecycle):
         self._path: Optional[str] = getattr(self, "_path", None)  # a file target
         self._handle_sigterm = HANDLE_SIGTERM if handle_sigterm is None else handle_sigterm
         self._finalizer: Optional[weakref.finalize[Any, Any]] = None
+        # set by _describe for a durable crash-safe MP4/MOV (before this __init__ runs)
+        self._disk_sync: Optional[DiskSync] = getattr(self, "_disk_sync", None)
 
     def _attach_feeders(self, pipeline: GstPipeline) -> None:
         """``on_init``: find each input's appsrc (by name) and attach its feeder."""
@@ -221,6 +235,16 @@ class _BaseWriter(Lifecycle):
             feeder.attach(match[0], weak_method(self._check))
         if self._path is not None:
             self._fit_odd_sizes(pipeline)
+        if self._disk_sync is not None:
+            self._attach_disk_sync(pipeline, self._disk_sync)
+
+    def _attach_disk_sync(self, pipeline: GstPipeline, disk_sync: DiskSync) -> None:
+        """``on_init``: sync the file of the pipeline's ``filesink`` at every fragment."""
+        Gst = _gi.Gst()
+        for element in pipeline.get_by_cls(Gst.Element):
+            factory = element.get_factory()
+            if factory is not None and factory.get_name() == "filesink":
+                disk_sync.attach(element)
 
     def _fit_odd_sizes(self, pipeline: GstPipeline) -> None:
         """4:2:0 needs even sizes: an odd-sized video is encoded 4:4:4 (Y444) instead.
@@ -268,6 +292,11 @@ class _BaseWriter(Lifecycle):
         """The :class:`~gstreamer.GstPipeline` (started at the first write, or at once
         when the caps were given)."""
         return self._pipeline
+
+    @property
+    def disk_syncs(self) -> int:
+        """``fsync`` calls made so far on the file (0 unless a durable crash-safe MP4/MOV)."""
+        return self._disk_sync.syncs if self._disk_sync is not None else 0
 
     def _start(self) -> None:
         with self._lock:
@@ -374,6 +403,8 @@ class _BaseWriter(Lifecycle):
             limit = self.timeout if timeout is None else float(timeout)
             self._pipeline.shutdown(timeout=limit, eos=True, raise_errors=True)
         finally:
+            if self._disk_sync is not None:
+                self._disk_sync.close()
             self._remove_empty_file()
             if detached is not None:
                 _, _, (_, release, _), _ = detached
@@ -420,10 +451,12 @@ class _SingleInputWriter(_BaseWriter):
         timeout: float,
         handle_sigterm: Optional[bool] = None,
         crash_safe: CrashSafe = True,
+        durable: bool = True,
         **options: Any,
     ) -> None:
         self._encoder: Optional[EncoderChoice] = None
         self._crash_safe = crash_safe
+        self._durable = durable
         self._variable_rate = self._KIND == "video" and _variable_rate(
             options.get("fps"), options.get("caps")
         )
@@ -455,6 +488,7 @@ class _SingleInputWriter(_BaseWriter):
         _check_directory(path)
         self._path = path
         self._encoder = _encoder_for(fmt.codec, encoder)
+        self._disk_sync = disk_sync_for(fmt, self._crash_safe, self._durable)
         convert = _video_convert() if video else "audioconvert ! audioresample"
         return _file_pipeline(
             "appsrc name=src",
@@ -538,6 +572,11 @@ class Writer(_SingleInputWriter):
         MP4/MOV files only: write fragments while recording so that the file plays after a
         crash, losing at most about half a second (True), or every ``crash_safe`` seconds
         (a number). ``close()`` still leaves an ordinary MP4. False: the plain muxer.
+    durable : bool
+        Crash-safe MP4/MOV files only: ``fsync`` the file at every fragment and at the end,
+        so that it also survives a power cut (losing about one fragment). False leaves the
+        writing back to the operating system: the file survives a killed process, but a
+        power cut may lose the last tens of seconds, or the whole file.
     handle_sigterm : bool, optional
         While the writer is open, handle SIGTERM like Ctrl-C (``KeyboardInterrupt`` in the
         main thread, after any SIGTERM handler you installed) so ``with`` blocks finish the
@@ -565,6 +604,7 @@ class Writer(_SingleInputWriter):
         copy: bool = False,
         handle_sigterm: Optional[bool] = None,
         crash_safe: CrashSafe = True,
+        durable: bool = True,
     ) -> None:
         super().__init__(
             target,
@@ -572,6 +612,7 @@ class Writer(_SingleInputWriter):
             timeout,
             handle_sigterm,
             crash_safe=crash_safe,
+            durable=durable,
             fps=fps,
             format=format,
             caps=caps,
