@@ -48,6 +48,44 @@ v.addEventListener('ended', () => {{
 </script></body></html>"""
 
 
+# A fresh page that plays the file once from the start to its end, never seeking, and
+# counts frames three ways: requestVideoFrameCallback's presentedFrames (frames handed to
+# the compositor) and the distinct mediaTime values it saw (each frame's own timestamp), and
+# getVideoPlaybackQuality().totalVideoFrames (decoded frames; no seek, so no frame counted
+# twice).
+COUNT_PAGE = """<!doctype html><html><body>
+<video id="v" muted preload="auto" src="/media/{name}"></video>
+<script>
+const v = document.getElementById('v');
+const r = {{media_times: []}};
+let posted = false;
+function post() {{
+  if (posted) return; posted = true;
+  fetch('/result', {{method: 'POST', body: JSON.stringify(r)}});
+}}
+function onFrame(now, meta) {{
+  r.presented_frames = meta.presentedFrames;
+  if (r.media_times[r.media_times.length - 1] !== meta.mediaTime) r.media_times.push(meta.mediaTime);
+  if (!posted) v.requestVideoFrameCallback(onFrame);
+}}
+v.requestVideoFrameCallback(onFrame);
+v.addEventListener('error', () => {{ r.error = v.error ? v.error.code : -1; post(); }});
+v.addEventListener('loadedmetadata', () => {{
+  r.duration = v.duration; r.width = v.videoWidth; r.height = v.videoHeight;
+  v.play().catch(e => {{ r.play_error = String(e); post(); }});
+}});
+v.addEventListener('ended', () => {{
+  r.ended = true; r.current_time = v.currentTime;
+  // the last frame's callback may run just after 'ended': wait two animation frames
+  requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => {{
+    const q = v.getVideoPlaybackQuality();
+    r.total_frames = q.totalVideoFrames; r.dropped_frames = q.droppedVideoFrames;
+    post();
+  }}, 200)));
+}});
+</script></body></html>"""
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: Any
 
@@ -56,7 +94,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/page.html":
-            body = PAGE.format(name=self.server.media.name).encode()
+            body = self.server.page.format(name=self.server.media.name).encode()
             self._send(200, body, "text/html")
             return
         if self.path.startswith("/media/"):
@@ -93,15 +131,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def chromium_play(media: os.PathLike[str] | str, profile: Path, timeout: float = 60.0) -> dict:
+def chromium_play(
+    media: os.PathLike[str] | str, profile: Path, timeout: float = 60.0, count: bool = False
+) -> dict:
     """Play ``media`` in headless Chromium's ``<video>``: duration, seek, play to the end.
 
     Returns the page's findings (``duration``, ``seeked``, ``ended``, ``total_frames``...).
+    With ``count=True`` the page never seeks: it plays once from the start to the end and
+    counts the frames (``presented_frames``, ``media_times``, ``total_frames``; see
+    ``COUNT_PAGE``).
     """
     chromium = shutil.which("chromium")
     assert chromium, "needs /usr/bin/chromium"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.media = Path(media)  # type: ignore[attr-defined]
+    server.page = COUNT_PAGE if count else PAGE  # type: ignore[attr-defined]
     server.result = None  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
