@@ -65,7 +65,8 @@ function post() {{
 }}
 function onFrame(now, meta) {{
   r.presented_frames = meta.presentedFrames;
-  if (r.media_times[r.media_times.length - 1] !== meta.mediaTime) r.media_times.push(meta.mediaTime);
+  const seen = r.media_times;
+  if (seen[seen.length - 1] !== meta.mediaTime) seen.push(meta.mediaTime);
   if (!posted) v.requestVideoFrameCallback(onFrame);
 }}
 v.requestVideoFrameCallback(onFrame);

@@ -2,8 +2,9 @@
 
 ``python tests/_servers.py KIND PORT [FPS]`` serves 160x120 frames whose gray level counts up,
 with KIND one of ``rtsp``, ``tcp`` (MPEG-TS), ``tcp-drop`` (MPEG-TS, every client is
-disconnected every 20 frames) or ``udp`` (RTP/H.264 sent to PORT). It prints ``ready URL``
-once serving, then pushes frames until killed.
+disconnected every 20 frames), ``udp`` (RTP/H.264 sent to PORT), ``srt`` (MPEG-TS over SRT,
+``srtsink mode=listener`` on UDP PORT) or ``http`` (:class:`~gstreamer.streaming.MjpegServer`,
+``/stream.mjpg``). It prints ``ready URL`` once serving, then pushes frames until killed.
 """
 
 from __future__ import annotations
@@ -70,10 +71,15 @@ class ServerProcess:
 def serve(kind: str, port: int, fps: int) -> None:
     import numpy as np
 
-    from gstreamer.streaming import RtspServer, TcpServer, UdpSender
+    from gstreamer.streaming import MjpegServer, RtspServer, TcpServer, UdpSender
 
+    if kind == "srt":
+        serve_srt(port, fps)
+        return
     if kind == "rtsp":
         server: object = RtspServer(160, 120, fps=fps, port=port)
+    elif kind == "http":
+        server = MjpegServer(160, 120, fps=fps, port=port)
     elif kind in ("tcp", "tcp-drop"):
         server = TcpServer(160, 120, fps=fps, port=port)
     elif kind == "udp":
@@ -81,7 +87,8 @@ def serve(kind: str, port: int, fps: int) -> None:
     else:
         raise SystemExit(f"unknown kind {kind!r}")
     with server as s:  # type: ignore[attr-defined]
-        print("ready", s.url, flush=True)
+        url = s.url + "stream.mjpg" if kind == "http" else s.url
+        print("ready", url, flush=True)
         start = time.monotonic()
         i = 0
         while True:
@@ -89,6 +96,34 @@ def serve(kind: str, port: int, fps: int) -> None:
             i += 1
             if kind == "tcp-drop" and i % 20 == 0:
                 s._element("tcpsink").emit("clear")  # disconnect every client
+            delay = start + i / fps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+
+def serve_srt(port: int, fps: int) -> None:
+    """MPEG-TS (H.264) over SRT: ``srtsink`` listens on ``port`` for callers (srtsrc)."""
+    import numpy as np
+
+    from gstreamer import Writer
+
+    uri = f"srt://127.0.0.1:{port}"
+    description = (
+        "appsrc name=src is-live=true ! videoconvert ! "
+        f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={max(1, fps // 2)} ! "
+        "h264parse config-interval=-1 ! mpegtsmux alignment=7 ! "
+        # the mode goes in the URI: a uri= property set with mode=listener beside it
+        # does not bind on 1.22
+        f'srtsink uri="{uri}?mode=listener" wait-for-connection=false latency=50'
+    )
+    with Writer(description, fps=fps, live=True) as w:
+        start = time.monotonic()
+        i = 0
+        while True:
+            w.write(np.full((120, 160, 3), (i * 4) % 256, np.uint8))
+            if i == 0:
+                print("ready", uri, flush=True)
+            i += 1
             delay = start + i / fps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)

@@ -44,6 +44,8 @@ def module(name: str) -> Any:
         mod = _modules.get(name)
         if mod is not None:
             return mod
+        if name not in ("GLib", "GObject"):
+            _unwinder_first()
         from .errors import GstNotAvailableError
 
         try:
@@ -68,6 +70,31 @@ def module(name: str) -> Any:
             _init_gst()
         _modules[name] = mod
         return mod
+
+
+_unwinder_loaded = False
+
+
+def _unwinder_first() -> None:
+    """Put GCC's unwinder (``libgcc_s``) in the process's global symbols before GStreamer.
+
+    Debian's ``libgstreamer-1.0`` links ``libunwind``, whose ``_Unwind_*`` functions then
+    take the place of GCC's for every library loaded later. A C++ exception thrown inside a
+    plugin's library (``libsrt`` throws one when an ``srtsrc`` waiting for data is stopped)
+    is then unwound by the wrong unwinder, and the process dies with a segmentation fault
+    (measured: a Reader of ``srt://`` whose server went away). With ``libgcc_s`` loaded
+    first (``RTLD_GLOBAL``) the symbols resolve to GCC's unwinder, as ``LD_PRELOAD`` would
+    do. It is too late when GStreamer was loaded before :mod:`gstreamer` first used it.
+    """
+    global _unwinder_loaded
+    if _unwinder_loaded:
+        return
+    _unwinder_loaded = True
+    import ctypes
+
+    # not there (musl, macOS): nothing to do
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libgcc_s.so.1", mode=os.RTLD_GLOBAL)
 
 
 _GIR_PACKAGES = {

@@ -19,6 +19,11 @@ read goes on where the reconnection was.
 
 Without ``reconnect``, a live source that goes away raises
 :class:`~gstreamer.ConnectionLostError` too: it never reads as a clean end of stream.
+
+``srtsrc`` would otherwise retry on its own, for ever and silently (a warning every three
+seconds): the reader turns its ``auto-reconnect`` off (:func:`own_reconnects`), so that a
+lost SRT connection is an error, healed by ``reconnect`` or raised as
+:class:`~gstreamer.ConnectionLostError`.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from .errors import (
     ArgumentError,
@@ -43,6 +48,7 @@ from .errors import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from .frame import Frame
+    from .pipeline import GstPipeline
     from .reader import Reader
 
 __all__ = [
@@ -53,7 +59,9 @@ __all__ = [
     "ReaderStats",
     "Reconnect",
     "connection_lost",
+    "endless_stream",
     "live_source",
+    "own_reconnects",
 ]
 
 log = logging.getLogger("gstreamer.live")
@@ -183,6 +191,31 @@ def live_source(where: str, value: str, reconnect: bool) -> Optional[LiveSource]
     return None
 
 
+# Live source elements that retry by themselves unless told not to: factory -> property.
+_SELF_RECONNECTING = {"srtsrc": "auto-reconnect", "srtclientsrc": "auto-reconnect"}
+
+
+def own_reconnects(pipeline: GstPipeline) -> None:
+    """Turn off the retrying of the live sources in ``pipeline`` (now and as they are
+    added): the reader decides what a lost connection means (see the module docs)."""
+    from . import _gi
+
+    Gst = _gi.Gst()
+
+    def tune(element: Any) -> None:
+        factory = element.get_factory()
+        prop = _SELF_RECONNECTING.get(factory.get_name()) if factory is not None else None
+        if prop is not None and element.find_property(prop) is not None:
+            element.set_property(prop, False)
+
+    def added(_bin: Any, _sub_bin: Any, element: Any) -> None:
+        tune(element)
+
+    for element in pipeline.get_by_cls(Gst.Element):
+        tune(element)
+    pipeline.pipeline.connect("deep-element-added", added)
+
+
 def policy(reconnect: Union[bool, Reconnect, None]) -> Optional[Reconnect]:
     """``reconnect=`` as a :class:`Reconnect` (None when off)."""
     if reconnect is None or reconnect is False:
@@ -223,6 +256,22 @@ def connection_lost(
     )
     lost.__cause__ = error
     return lost
+
+
+def endless_stream(pipeline: GstPipeline) -> bool:
+    """Whether ``pipeline`` reads a stream that has no end of its own: Motion JPEG over
+    HTTP (``multipart/x-mixed-replace``, demuxed by ``multipartdemux``). Its end is a lost
+    connection, with or without ``reconnect``; an ``http(s)://`` file download is not."""
+    from . import _gi
+
+    Gst = _gi.Gst()
+    if pipeline.pipeline is None:
+        return False
+    for element in pipeline.get_by_cls(Gst.Element):
+        factory = element.get_factory()
+        if factory is not None and factory.get_name() == "multipartdemux":
+            return True
+    return False
 
 
 def is_connection_error(error: PipelineError) -> bool:

@@ -357,6 +357,20 @@ def _tune_decoder(bin: Any, sub_bin: Any, element: Any) -> None:
         element.set_property("output-corrupt", False)
 
 
+def _single_stream_multipart(bin: Any, sub_bin: Any, element: Any) -> None:
+    """``deep-element-added`` handler: an MJPEG stream (``multipart/x-mixed-replace``, as
+    from IP cameras and :class:`~gstreamer.streaming.MjpegServer`) is one stream.
+
+    ``multipartdemux`` cannot know that another part type will not follow, so it never
+    says "no more pads", and ``decodebin`` exposes the stream only when its queue fills:
+    with 160x120 frames that took over a minute (2 MB), a Reader of ``http://.../stream.mjpg``
+    timed out. ``single-stream`` makes the demuxer say it after the first part.
+    """
+    factory = element.get_factory()
+    if factory is not None and factory.get_name() == "multipartdemux":
+        element.set_property("single-stream", True)
+
+
 class _StreamCheck:
     """Posts an error when a decodebin has exposed all its pads and none is of ``kind``.
 
@@ -583,12 +597,15 @@ class Reader(Lifecycle):
             if self._watch is not None:
                 pipeline.pipeline.connect("deep-element-added", self._watch.element_added)
             pipeline.pipeline.connect("deep-element-added", _colour.prefer_stream_tags)
+            pipeline.pipeline.connect("deep-element-added", _single_stream_multipart)
             check = _StreamCheck(_media_kind(self.format), self.format)
             for element in pipeline.get_by_cls(_gi.Gst().Bin):
                 factory = element.get_factory()
                 if factory is not None and factory.get_name() in ("decodebin", "uridecodebin"):
                     element.connect("pad-added", check.pad_added)
                     element.connect("no-more-pads", check.no_more_pads)
+        if self._live is not None:
+            live.own_reconnects(pipeline)
         convert = pipeline.get_by_name(_CONVERT)
         if convert is not None:
             _colour.pin_colorimetry(convert.get_static_pad("sink"), self.colorimetry)
@@ -732,7 +749,7 @@ class Reader(Lifecycle):
                     pipeline.raise_for_error()  # marks it raised, so close() stays quiet
                 if (
                     self._live is not None
-                    and self._live.eos_is_loss
+                    and (self._live.eos_is_loss or live.endless_stream(pipeline))
                     and live.is_connection_error(error)
                 ):
                     error = live.connection_lost(str(self.source), "error", error)
@@ -744,7 +761,11 @@ class Reader(Lifecycle):
             if self.closed:  # by another thread
                 raise ClosedError("Reader was closed while reading")
             if puller.is_eos:
-                if pipeline.error is None and self._live is not None and self._live.eos_is_loss:
+                if (
+                    pipeline.error is None
+                    and self._live is not None
+                    and (self._live.eos_is_loss or live.endless_stream(pipeline))
+                ):
                     raise self._fail(live.connection_lost(str(self.source), "end of stream"))
                 if pipeline.error is None:
                     self._ended = True
