@@ -2,6 +2,7 @@
 
 import contextlib
 import subprocess
+import threading
 import time
 
 import numpy as np
@@ -156,6 +157,37 @@ def test_wait_timeout(live):
     with pytest.raises(TimeoutError):
         live.wait(0.05)
     assert live.is_active
+
+
+def test_message_callback_sees_every_message_in_the_posting_thread():
+    seen = []
+    pipeline = GstPipeline("videotestsrc num-buffers=3 name=src ! fakesink")
+    pipeline.add_message_callback(lambda m: seen.append((m.type, threading.get_ident())))
+    with pipeline:
+        pipeline.bus.post(Gst.Message.new_application(None, Gst.Structure.new_empty("mark")))
+        pipeline.wait(10)
+    types = [t for t, _ in seen]
+    assert Gst.MessageType.STATE_CHANGED in types
+    assert Gst.MessageType.APPLICATION in types
+    assert types.count(Gst.MessageType.EOS) == 1
+    # the EOS came from a streaming thread, not from this one
+    assert any(t == Gst.MessageType.EOS and ident != threading.get_ident() for t, ident in seen)
+    # registered once, kept across a restart
+    seen.clear()
+    with pipeline:
+        pipeline.wait(10)
+    assert [t for t, _ in seen].count(Gst.MessageType.EOS) == 1
+
+
+def test_exception_in_a_message_callback_is_kept_and_raised(live):
+    def broken(message):
+        if message.type == Gst.MessageType.APPLICATION:
+            raise ValueError("callback failed")
+
+    live.add_message_callback(broken)
+    live.bus.post(Gst.Message.new_application(None, Gst.Structure.new_empty("mark")))
+    with pytest.raises(PipelineError, match="callback failed"):
+        live.wait(5)
 
 
 def test_sync_handler_is_removed_at_shutdown():

@@ -348,6 +348,19 @@ class GstPipeline:
         self._require_pipeline()
         return self._pipeline.get_by_name(name)
 
+    def add_message_callback(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(message)`` for every ``Gst.Message`` posted on the bus.
+
+        It runs in the thread that posted the message (a streaming thread), after the
+        pipeline has recorded errors, warnings and end-of-stream: it must be quick and must
+        not block or change the pipeline's state. An exception it raises is kept and raised
+        like a pipeline error (by :meth:`wait`, :meth:`raise_for_error`, :meth:`shutdown`).
+        Callbacks stay registered across :meth:`shutdown` and :meth:`startup`; add them
+        before :meth:`startup` (``on_init`` is a good place) to see every message.
+        """
+        with self._state_lock:  # copy on write: the bus thread iterates the old list
+            self._message_callbacks = [*self._message_callbacks, callback]
+
     def _on_pipeline_init(self) -> None:
         """Called after parsing and before PLAYING: runs ``on_init``.
 

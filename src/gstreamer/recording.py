@@ -235,7 +235,7 @@ class SegmentWriter(Writer):
             split.set_property("sink", sink)
             if self._disk_sync is not None:
                 self._disk_sync.attach(sink)
-        pipeline._message_callbacks.append(weak_method(self._on_message))
+        pipeline.add_message_callback(weak_method(self._on_message))
 
     def _attach_disk_sync(self, pipeline: GstPipeline, disk_sync: DiskSync) -> None:
         """The segments' sink is made in :meth:`_attach_feeders`, which attaches it."""
