@@ -24,7 +24,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _gi
 from ._durable import DiskSync
@@ -33,7 +33,19 @@ from ._time import FrameRate, fps_fraction
 from .encoders import EncoderChoice, describe, parser_for
 from .errors import ArgumentError, TargetDirectoryError
 from .pipeline import GstPipeline, quote
-from .writer import CrashSafe, Writer, _encoder_for, _video_convert, crash_safe_seconds
+from .writer import (
+    CrashSafe,
+    Writer,
+    _check_directory,
+    _encoder_for,
+    _video_convert,
+    crash_safe_seconds,
+)
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from .writer import VideoWriterOptions
 
 __all__ = ["HlsWriter", "Segment", "SegmentWriter"]
 
@@ -81,11 +93,7 @@ def _check_pattern(pattern: str) -> str:
         raise ArgumentError(
             f"pattern must hold exactly one %d (for example 'seg%05d.mp4'), not {pattern!r}"
         )
-    directory = os.path.dirname(os.path.abspath(pattern))
-    if not os.path.isdir(directory):
-        raise TargetDirectoryError(
-            f"cannot write {pattern!r}: directory {directory!r} does not exist", filename=pattern
-        )
+    _check_directory(pattern)
     return pattern
 
 
@@ -98,7 +106,36 @@ def _keyframe_encoder(encoder: EncoderChoice, fps: FrameRate, every: float) -> s
     return text
 
 
-class SegmentWriter(Writer):
+class _H264FilesWriter(Writer):
+    """A :class:`~gstreamer.Writer` whose H.264 stream ends in a multi-file sink, with a
+    keyframe forced at every cut."""
+
+    def __init__(
+        self,
+        target: Union[str, os.PathLike[str]],
+        fps: FrameRate,
+        options: VideoWriterOptions,
+        *,
+        crash_safe: CrashSafe,
+        durable: bool = True,
+    ) -> None:
+        self._fps_for_keyframes = fps
+        super().__init__(target, fps=fps, crash_safe=crash_safe, durable=durable, **options)
+
+    def _h264_into(self, sink: str, every: float, encoder: str) -> str:
+        """``appsrc ! convert ! H.264 encoder (a keyframe every ``every`` s) ! parser ! sink``."""
+        self._encoder = _encoder_for("h264", encoder)
+        parts = [
+            "appsrc name=src",
+            _video_convert(),
+            _keyframe_encoder(self._encoder, self._fps_for_keyframes, every),
+            parser_for(self._encoder.description) if self._encoder.name else "",
+            sink,
+        ]
+        return " ! ".join(p for p in parts if p)
+
+
+class SegmentWriter(_H264FilesWriter):
     """Write video frames into a series of files of ``every`` seconds (``splitmuxsink``).
 
     Parameters
@@ -117,14 +154,16 @@ class SegmentWriter(Writer):
     on_segment : callable, optional
         ``on_segment(segment)`` with a :class:`Segment` for each finished file. It is called
         in the writing thread, from :meth:`write` or :meth:`close`.
-    format, caps, encoder, backpressure, max_buffers, live, timeout, copy
-        As for :class:`~gstreamer.Writer`.
     crash_safe : bool or float
         MP4/MOV segments: the segment being written plays after a crash (as for
         :class:`~gstreamer.Writer`).
     durable : bool
         Crash-safe MP4/MOV segments: each is synced to the disk at every fragment and when
         it is finished (as for :class:`~gstreamer.Writer`).
+    **options
+        ``format``, ``caps``, ``encoder``, ``backpressure``, ``max_buffers``, ``live``,
+        ``timeout``, ``copy``: as for :class:`~gstreamer.Writer`
+        (:class:`~gstreamer.writer.VideoWriterOptions`).
 
     Attributes
     ----------
@@ -140,16 +179,9 @@ class SegmentWriter(Writer):
         every: float = 10.0,
         max_files: Optional[int] = None,
         on_segment: Optional[Callable[[Segment], Any]] = None,
-        format: Optional[str] = None,
-        caps: Any = None,
-        encoder: str = "auto",
-        backpressure: str = "block",
-        max_buffers: int = 4,
-        live: bool = False,
-        timeout: float = 10.0,
-        copy: bool = False,
         crash_safe: CrashSafe = True,
         durable: bool = True,
+        **options: Unpack[VideoWriterOptions],
     ) -> None:
         if not every > 0:
             raise ArgumentError(f"every must be seconds > 0, not {every!r}")
@@ -159,25 +191,11 @@ class SegmentWriter(Writer):
         self.max_files = max_files
         self.on_segment = on_segment
         self.segments: list[Segment] = []
-        self._fps_for_keyframes = fps
         self._pending: list[Segment] = []
         self._segment_lock = threading.Lock()
         self._last_end = 0.0
         self._closed = 0
-        super().__init__(
-            pattern,
-            fps=fps,
-            format=format,
-            caps=caps,
-            encoder=encoder,
-            backpressure=backpressure,
-            max_buffers=max_buffers,
-            live=live,
-            timeout=timeout,
-            copy=copy,
-            crash_safe=crash_safe,
-            durable=durable,
-        )
+        super().__init__(pattern, fps, options, crash_safe=crash_safe, durable=durable)
 
     def _describe(self, target: Union[str, os.PathLike[str]], encoder: str) -> str:
         pattern = _check_pattern(os.fspath(target))
@@ -187,8 +205,6 @@ class SegmentWriter(Writer):
             raise ArgumentError(
                 f"{pattern!r}: segments are {', '.join(_SEGMENT_MUXERS)} files (H.264)"
             )
-        self._encoder = _encoder_for("h264", encoder)
-        parser = parser_for(self._encoder.description) if self._encoder.name else ""
         split = (
             f"splitmuxsink name=split location={quote(pattern)} "
             f"max-size-time={round(self.every * _SECOND)} send-keyframe-requests=true"
@@ -209,14 +225,7 @@ class SegmentWriter(Writer):
             self._split_sink = {"buffer-mode": "unbuffered"}
             if self._durable:
                 self._disk_sync = DiskSync()
-        parts = [
-            "appsrc name=src",
-            _video_convert(),
-            _keyframe_encoder(self._encoder, self._fps_for_keyframes, self.every),
-            parser,
-            split,
-        ]
-        return " ! ".join(p for p in parts if p)
+        return self._h264_into(split, self.every, encoder)
 
     def _attach_feeders(self, pipeline: GstPipeline) -> None:
         """``on_init``: the appsrc, splitmuxsink's muxer and sink, and the segment messages."""
@@ -288,7 +297,7 @@ class SegmentWriter(Writer):
         return self
 
 
-class HlsWriter(Writer):
+class HlsWriter(_H264FilesWriter):
     """Write video frames as an HLS stream: MPEG-TS segments and ``playlist.m3u8``.
 
     Parameters
@@ -305,8 +314,10 @@ class HlsWriter(Writer):
         None: the playlist lists every segment and all files stay (a recording, ended with
         ``#EXT-X-ENDLIST`` by :meth:`close`). N: a live sliding window of the newest N
         segments; older files are deleted (a few more than N are kept for slow clients).
-    format, caps, encoder, backpressure, max_buffers, live, timeout, copy
-        As for :class:`~gstreamer.Writer`.
+    **options
+        ``format``, ``caps``, ``encoder``, ``backpressure``, ``max_buffers``, ``live``,
+        ``timeout``, ``copy``: as for :class:`~gstreamer.Writer`
+        (:class:`~gstreamer.writer.VideoWriterOptions`).
 
     Attributes
     ----------
@@ -324,14 +335,7 @@ class HlsWriter(Writer):
         fps: FrameRate = 30,
         segment: float = 2.0,
         window: Optional[int] = None,
-        format: Optional[str] = None,
-        caps: Any = None,
-        encoder: str = "auto",
-        backpressure: str = "block",
-        max_buffers: int = 4,
-        live: bool = False,
-        timeout: float = 10.0,
-        copy: bool = False,
+        **options: Unpack[VideoWriterOptions],
     ) -> None:
         if not segment >= 1:
             raise ArgumentError(f"segment must be at least 1 second, not {segment!r}")
@@ -346,24 +350,9 @@ class HlsWriter(Writer):
         self.segment = float(segment)
         self.window = window
         self.playlist = os.path.join(self.folder, self.PLAYLIST)
-        self._fps_for_keyframes = fps
-        super().__init__(
-            self.folder,
-            fps=fps,
-            format=format,
-            caps=caps,
-            encoder=encoder,
-            backpressure=backpressure,
-            max_buffers=max_buffers,
-            live=live,
-            timeout=timeout,
-            copy=copy,
-            crash_safe=False,
-        )
+        super().__init__(self.folder, fps, options, crash_safe=False)
 
     def _describe(self, target: Union[str, os.PathLike[str]], encoder: str) -> str:
-        self._encoder = _encoder_for("h264", encoder)
-        parser = parser_for(self._encoder.description) if self._encoder.name else ""
         seconds = max(1, round(self.segment))
         window = self.window
         sink = (
@@ -372,14 +361,7 @@ class HlsWriter(Writer):
             f"playlist-length={0 if window is None else int(window)} "
             f"max-files={0 if window is None else int(window) + 3}"
         )
-        parts = [
-            "appsrc name=src",
-            _video_convert(),
-            _keyframe_encoder(self._encoder, self._fps_for_keyframes, seconds),
-            parser,
-            sink,
-        ]
-        return " ! ".join(p for p in parts if p)
+        return self._h264_into(sink, seconds, encoder)
 
     def __enter__(self) -> HlsWriter:
         return self

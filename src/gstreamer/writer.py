@@ -45,7 +45,7 @@ import re
 import threading
 import weakref
 from collections.abc import Iterable, Sized
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, TypedDict, Union
 
 import numpy as np
 
@@ -535,6 +535,21 @@ class _SingleInputWriter(_BaseWriter):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {os.fspath(self._target)!r} {self._state}>"
+
+
+class VideoWriterOptions(TypedDict, total=False):
+    """The keyword arguments that writers built on :class:`Writer` pass on to it unchanged
+    (``format``, ``caps``, ``encoder``, ``backpressure``, ``max_buffers``, ``live``,
+    ``timeout``, ``copy``): their meaning and defaults are the :class:`Writer`'s."""
+
+    format: Optional[str]
+    caps: Any
+    encoder: str
+    backpressure: str
+    max_buffers: int
+    live: bool
+    timeout: float
+    copy: bool
 
 
 class Writer(_SingleInputWriter):
