@@ -13,7 +13,7 @@ import logging
 import threading
 import weakref
 from types import TracebackType
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from .errors import GstError, PipelineError
 
@@ -49,6 +49,9 @@ class Stateful:
         return self._state is State.CLOSED
 
 
+_Self = TypeVar("_Self", bound="Lifecycle")
+
+
 class Lifecycle(Stateful):
     """``with`` for objects that have a ``close()``.
 
@@ -60,7 +63,7 @@ class Lifecycle(Stateful):
     def close(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> Any:
+    def __enter__(self: _Self) -> _Self:
         return self
 
     def __exit__(

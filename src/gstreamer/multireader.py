@@ -30,13 +30,12 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from types import TracebackType
 from typing import Any, Optional, Union
 
 import numpy as np
 
 from . import _gi
-from ._lifecycle import State, weak_method
+from ._lifecycle import Lifecycle, State, weak_method
 from ._time import fps_fraction
 from .appsink import AppSinkPuller
 from .errors import (
@@ -180,7 +179,7 @@ def _shutdown_quietly(pipeline: GstPipeline) -> None:
         log.debug("shutdown of an abandoned MultiReader failed", exc_info=True)
 
 
-class MultiReader:
+class MultiReader(Lifecycle):
     """Read N sources as batches ``(N, H, W, C)`` from one pipeline.
 
     Parameters
@@ -345,16 +344,6 @@ class MultiReader:
     def batches_read(self) -> int:
         """Batches returned so far."""
         return self._batches
-
-    @property
-    def closed(self) -> bool:
-        """True after :meth:`close`."""
-        return self._state is State.CLOSED
-
-    @property
-    def state(self) -> State:
-        """``OPEN`` while reading, ``CLOSED`` after :meth:`close`."""
-        return self._state
 
     @property
     def pipeline(self) -> Optional[GstPipeline]:
@@ -620,17 +609,6 @@ class MultiReader:
                 slot.last = None
                 slot.head = None
             pipeline.shutdown(timeout=self.timeout, eos=False, raise_errors=False)
-
-    def __enter__(self) -> MultiReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<MultiReader {self._state} mode={self.mode} sources={len(self._slots)}>"

@@ -257,6 +257,3 @@ class MuxWriter(_BaseWriter):
     def dropped(self) -> int:
         """Video frames and audio blocks dropped by ``backpressure="drop-*"``."""
         return self._video.dropped + self._audio.dropped
-
-    def __enter__(self) -> MuxWriter:
-        return self

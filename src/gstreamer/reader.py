@@ -1018,9 +1018,6 @@ class Reader(Lifecycle):
             self._state = State.CLOSED
         self._stop(raise_errors=self._errors.error is None, timeout=timeout)
 
-    def __enter__(self) -> Reader:
-        return self
-
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("ended" if self._ended else "open")
         return f"<Reader {state} {self.description!r}>"

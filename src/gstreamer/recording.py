@@ -293,9 +293,6 @@ class SegmentWriter(_H264FilesWriter):
         finally:
             self._report()
 
-    def __enter__(self) -> SegmentWriter:
-        return self
-
 
 class HlsWriter(_H264FilesWriter):
     """Write video frames as an HLS stream: MPEG-TS segments and ``playlist.m3u8``.
@@ -362,6 +359,3 @@ class HlsWriter(_H264FilesWriter):
             f"max-files={0 if window is None else int(window) + 3}"
         )
         return self._h264_into(sink, seconds, encoder)
-
-    def __enter__(self) -> HlsWriter:
-        return self

@@ -26,12 +26,12 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
 from . import _gi
+from ._lifecycle import Lifecycle, State
 from ._timeline import is_decoder
 from .appsink import AppSinkPuller
 from .errors import (
@@ -121,7 +121,7 @@ def _path_of(source: Union[str, os.PathLike[str]]) -> str:
     return source
 
 
-class VideoFile:
+class VideoFile(Lifecycle):
     """A random-access view of the first video stream of a local file.
 
     Parameters
@@ -196,7 +196,7 @@ class VideoFile:
         parts += [caps, "appsink name=sink sync=false enable-last-sample=false"]
         self.description = " ! ".join(parts)
         self._lock = threading.RLock()
-        self._closed = False
+        self._state = State.OPEN
         self._pipeline: Optional[GstPipeline] = None
         self._puller: Optional[AppSinkPuller] = None
         self._finalizer: Optional[weakref.finalize[Any, Any]] = None
@@ -436,7 +436,7 @@ class VideoFile:
         """Decode the ascending, unique ``wanted`` indices; ``deliver(index, view)`` gets
         each once (the view is only valid during the call)."""
         with self._lock:
-            if self._closed:
+            if self._state is State.CLOSED:
                 raise ClosedError("VideoFile is closed")
             done: set[int] = set()
             wanted_set = set(wanted)
@@ -502,27 +502,10 @@ class VideoFile:
     def close(self) -> None:
         """Stop the decoding pipeline; idempotent. Later frame requests raise ClosedError."""
         with self._lock:
-            if self._closed:
+            if self._state is State.CLOSED:
                 return
-            self._closed = True
+            self._state = State.CLOSED
             self._stop()
 
-    @property
-    def closed(self) -> bool:
-        """True after :meth:`close`."""
-        return self._closed
-
-    def __enter__(self) -> VideoFile:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<VideoFile {state} {self._index_path!r} frames={len(self._index)}>"
+        return f"<VideoFile {self._state} {self._index_path!r} frames={len(self._index)}>"

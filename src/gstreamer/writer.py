@@ -684,9 +684,6 @@ class Writer(_SingleInputWriter):
         counted, with ``"drop-oldest"`` they are (they were pushed, then displaced)."""
         return self._input.frames_written
 
-    def __enter__(self) -> Writer:
-        return self
-
 
 class AudioWriter(_SingleInputWriter):
     """Write audio samples (``(samples, channels)`` arrays) to a file or a pipeline.
@@ -757,9 +754,6 @@ class AudioWriter(_SingleInputWriter):
     def blocks_written(self) -> int:
         """Sample blocks handed to the pipeline."""
         return self._input.frames_written
-
-    def __enter__(self) -> AudioWriter:
-        return self
 
 
 def _variable_rate(fps: Any, caps: Any) -> bool:
