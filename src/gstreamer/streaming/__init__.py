@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..encoders import live_encoder
-from ._base import Number
+from ._base import Number, ServerOptions
 from .hls import HttpFolderServer
 from .mjpeg import MjpegServer
 from .rtsp import RtspServer
@@ -47,6 +47,7 @@ __all__ = [
     "HttpFolderServer",
     "MjpegServer",
     "RtspServer",
+    "ServerOptions",
     "TcpServer",
     "UdpSender",
     "check_host",

@@ -11,28 +11,73 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, TypedDict, Union
 
 from .._lifecycle import ErrorSlot, Lifecycle, State
 from .._time import Timestamp, fps_fraction
 from ..caps import layout_from_caps
 from ..errors import ClosedError, LifecycleError
 from ..writer import Writer
+from .sources import check_host, check_port
 
-__all__ = ["Number", "PipelineServer", "Server"]
+if TYPE_CHECKING:
+    from typing import Unpack
+
+__all__ = ["Number", "PipelineServer", "Server", "ServerOptions"]
 
 Number = Union[int, float, Fraction]
 
 
+class ServerOptions(TypedDict, total=False):
+    """Keyword arguments every server takes, with the same meaning and default.
+
+    Attributes
+    ----------
+    fps : int, float or Fraction
+        Frame rate written into the stream (default 30).
+    format : str
+        Video format of the pushed arrays (``"RGB"``, the default, ``"BGR"``, ``"GRAY8"``,
+        ...).
+    host : str
+        Address to bind (for :class:`~gstreamer.streaming.UdpSender`: the destination);
+        ``"127.0.0.1"`` by default, so nothing is served beyond this machine unless told.
+    """
+
+    fps: Number
+    format: str
+    host: str
+
+
 class Server(Lifecycle):
-    """Shared lifecycle: frame caps, ``start``/``close``, context manager, error slot."""
+    """Shared lifecycle: frame caps, ``start``/``close``, context manager, error slot.
+
+    Parameters
+    ----------
+    width, height : int
+        Frame size of the pushed arrays.
+    port : int
+        Port to bind (checked; 0 picks a free one).
+    fps, format, host
+        See :class:`ServerOptions`.
+    """
 
     scheme = ""
 
     #: Seconds a :meth:`push` may wait for the pipeline before TimeoutError.
     timeout = 10.0
 
-    def __init__(self, width: int, height: int, fps: Number, format: str) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        port: int,
+        fps: Number = 30,
+        format: str = "RGB",
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.host = check_host(host)
+        self._port = check_port(port)
         self.width = int(width)
         self.height = int(height)
         self.fps = fps_fraction(fps) or Fraction(30)
@@ -108,8 +153,10 @@ class Server(Lifecycle):
 class PipelineServer(Server):
     """A server that is one appsrc pipeline, fed by a :class:`~gstreamer.Writer`."""
 
-    def __init__(self, width: int, height: int, fps: Number, format: str) -> None:
-        super().__init__(width, height, fps, format)
+    def __init__(
+        self, width: int, height: int, *, port: int, **options: Unpack[ServerOptions]
+    ) -> None:
+        super().__init__(width, height, port=port, **options)
         self._writer: Optional[Writer] = None
 
     def _description(self) -> str:

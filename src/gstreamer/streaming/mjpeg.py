@@ -7,16 +7,21 @@ import logging
 import socket
 import threading
 import weakref
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
 from .._lifecycle import ErrorSlot
 from ..appsink import AppSinkPuller
 from ..errors import ArgumentError, GstError, TimeoutError, bind_error
-from ._base import Number, PipelineServer
+from ._base import PipelineServer
 from ._http import FrameBox, HttpLoop, Response
-from .sources import check_host, check_port, url_host
+from .sources import url_host
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from ._base import ServerOptions
 
 __all__ = ["MjpegServer"]
 
@@ -44,12 +49,9 @@ class MjpegServer(PipelineServer):
     Parameters
     ----------
     width, height : int
-    fps : int, float or Fraction
-    format : str
+        Frame size of the pushed arrays.
     port : int
         HTTP port; 0 picks a free one (see :attr:`port`).
-    host : str
-        Address to bind; loopback unless told otherwise.
     quality : int
         JPEG quality 0-100.
     idle_timeout : float
@@ -57,6 +59,8 @@ class MjpegServer(PipelineServer):
         data, before it is closed.
     backlog : int
         Connections the kernel queues before they are accepted (``listen()``).
+    **options
+        ``fps``, ``format``, ``host``: see :class:`~gstreamer.streaming.ServerOptions`.
     """
 
     scheme = "http"
@@ -67,18 +71,14 @@ class MjpegServer(PipelineServer):
         width: int,
         height: int,
         *,
-        fps: Number = 30,
-        format: str = "RGB",
         port: int = 8080,
-        host: str = "127.0.0.1",
         quality: int = 85,
         title: str = "gstreamer MJPEG stream",
         idle_timeout: float = 10.0,
         backlog: int = 128,
+        **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(width, height, fps, format)
-        self.host = check_host(host)
-        self._port = check_port(port)
+        super().__init__(width, height, port=port, **options)
         self.quality = int(quality)
         self.title = title
         if idle_timeout <= 0:

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -18,8 +18,13 @@ from ..context import GstContext, main_loop_running
 from ..encoders import live_encoder
 from ..errors import ArgumentError, ClosedError, LifecycleError, bind_error, from_gerror
 from ..pipeline import quote
-from ._base import Number, Server
-from .sources import bind_reason, check_host, check_mount, check_port, url_host
+from ._base import Server
+from .sources import bind_reason, check_mount, url_host
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from ._base import ServerOptions
 
 __all__ = ["RtspServer"]
 
@@ -37,18 +42,17 @@ class RtspServer(Server):
     Parameters
     ----------
     width, height : int
-    fps : int, float or Fraction
-    format : str
+        Frame size of the pushed arrays.
     port : int
         RTSP port; 0 picks a free one (see :attr:`port`).
-    host : str
-        Address to bind; loopback unless told otherwise.
     mount : str
         Path of the stream: ``rtsp://host:port/stream`` by default.
     username, password : str, optional
         Require HTTP basic authentication (both or neither).
     bitrate : int, optional
         H.264 bit rate in kbit/s.
+    **options
+        ``fps``, ``format``, ``host``: see :class:`~gstreamer.streaming.ServerOptions`.
 
     Examples
     --------
@@ -64,20 +68,16 @@ class RtspServer(Server):
         width: int,
         height: int,
         *,
-        fps: Number = 30,
-        format: str = "RGB",
         port: int = 8554,
-        host: str = "127.0.0.1",
         mount: str = "/stream",
         username: Optional[str] = None,
         password: Optional[str] = None,
         bitrate: Optional[int] = None,
+        **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(width, height, fps, format)
+        super().__init__(width, height, port=port, **options)
         if (username is None) != (password is None):
             raise ArgumentError("give both username and password, or neither")
-        self.host = check_host(host)
-        self._port = check_port(port)
         self.mount = check_mount(mount)
         self.username = username
         self._password = password

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..encoders import live_encoder
 from ..errors import ArgumentError
-from ._base import Number, PipelineServer
-from .sources import check_host, check_port, url_host
+from ._base import PipelineServer
+from .sources import url_host
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from ._base import ServerOptions
 
 __all__ = ["TcpServer"]
 
@@ -28,14 +33,8 @@ class TcpServer(PipelineServer):
     ----------
     width, height : int
         Frame size of the pushed arrays.
-    fps : int, float or Fraction
-        Frame rate written into the stream.
-    format : str
-        Video format of the pushed arrays (``"RGB"``, ``"BGR"``, ``"GRAY8"``, ...).
     port : int
         TCP port; 0 picks a free one (see :attr:`port`).
-    host : str
-        Address to bind; loopback unless told otherwise.
     container : {"mpegts", "matroska"}
     bitrate : int, optional
         H.264 bit rate in kbit/s.
@@ -45,6 +44,8 @@ class TcpServer(PipelineServer):
         Bytes queued for one client before it is disconnected.
     client_timeout : float
         Seconds a client may take nothing before it is disconnected (0: never).
+    **options
+        ``fps``, ``format``, ``host``: see :class:`~gstreamer.streaming.ServerOptions`.
 
     Examples
     --------
@@ -60,17 +61,15 @@ class TcpServer(PipelineServer):
         width: int,
         height: int,
         *,
-        fps: Number = 30,
-        format: str = "RGB",
         port: int = 5000,
-        host: str = "127.0.0.1",
         container: str = "mpegts",
         bitrate: Optional[int] = None,
         client_soft_limit: int = 2_000_000,
         client_max_bytes: int = 8_000_000,
         client_timeout: float = 10.0,
+        **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(width, height, fps, format)
+        super().__init__(width, height, port=port, **options)
         if not 0 < int(client_soft_limit) <= int(client_max_bytes):
             raise ArgumentError(
                 "need 0 < client_soft_limit <= client_max_bytes, got "
@@ -83,8 +82,6 @@ class TcpServer(PipelineServer):
         self.client_timeout = float(client_timeout)
         if container not in ("mpegts", "matroska"):
             raise ArgumentError(f"container must be 'mpegts' or 'matroska', got {container!r}")
-        self.host = check_host(host)
-        self._port = check_port(port)
         self.container = container
         self.bitrate = bitrate
 

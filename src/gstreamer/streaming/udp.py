@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..encoders import live_encoder
 from ..errors import ArgumentError
-from ._base import Number, PipelineServer
-from .sources import RTP_CAPS, check_host, check_port, udp_source, url_host
+from ._base import PipelineServer
+from .sources import RTP_CAPS, check_host, udp_source, url_host
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from ._base import ServerOptions
 
 __all__ = ["UdpSender"]
 
@@ -21,17 +26,19 @@ class UdpSender(PipelineServer):
     Parameters
     ----------
     width, height : int
-    fps : int, float or Fraction
-    format : str
-    host : str
-        Destination address; loopback unless told otherwise.
+        Frame size of the pushed arrays.
     port : int
         Destination port.
     codec : {"h264", "jpeg"}
+    quality : int
+        JPEG quality 0-100 (``codec="jpeg"``).
     bind_address : str, optional
         Local address of the sending socket. By default it follows ``host``: the loopback
         address when ``host`` is loopback (nothing is bound on other interfaces), any
         address of the same family otherwise.
+    **options
+        ``fps``, ``format``, ``host`` (the destination address): see
+        :class:`~gstreamer.streaming.ServerOptions`.
     """
 
     scheme = "rtp"
@@ -42,20 +49,17 @@ class UdpSender(PipelineServer):
         height: int,
         *,
         port: int,
-        fps: Number = 30,
-        format: str = "RGB",
-        host: str = "127.0.0.1",
         codec: str = "h264",
         quality: int = 85,
         bind_address: Optional[str] = None,
+        **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(width, height, fps, format)
+        super().__init__(width, height, port=port, **options)
         if codec not in RTP_CAPS:
             raise ArgumentError(f"codec must be one of {sorted(RTP_CAPS)}, got {codec!r}")
-        if check_port(port) == 0:
+        if self._port == 0:
             raise ArgumentError("UdpSender needs the receiver's port (not 0)")
-        self.host = check_host(host)
-        self.port = int(port)
+        self.port = self._port
         self.codec = codec
         self.quality = int(quality)
         self.bind_address = (
