@@ -282,8 +282,9 @@ def is_connection_error(error: PipelineError) -> bool:
 class Healer:
     """The reconnecting read of one :class:`~gstreamer.Reader` (see the module docs).
 
-    It drives the reader through three hooks: ``reader._open()`` starts a new pipeline,
-    ``reader._stop(raise_errors=False)`` stops the current one, and
+    It drives the reader through its pipeline hooks: ``reader._open()`` builds and starts a
+    new pipeline, ``reader._drop_pipeline()`` tears the current one down (returning the
+    frames it held unread), ``reader._running()`` gives the current pipeline and puller, and
     ``reader._deliver(frame)`` hands a frame out.
     """
 
@@ -308,9 +309,7 @@ class Healer:
     def lost(self, reader: Reader, reason: str, error: Optional[PipelineError] = None) -> None:
         """The connection is gone: tear the pipeline down and schedule the next attempt."""
         log.info("%s: connection lost (%s%s)", self.source, reason, f": {error}" if error else "")
-        self.dropped += reader._unread()
-        reader._stop(raise_errors=False)
-        reader._puller = None
+        self.dropped += reader._drop_pipeline()
         self.down = True
         self.recovering = True
         self.last_reason = reason
@@ -365,9 +364,7 @@ class Healer:
             if self.down:
                 self._reopen(reader, deadline, limit)
                 continue
-            pipeline, puller = reader._pipeline, reader._puller
-            if pipeline is None or puller is None:
-                raise ClosedError("Reader is closed")
+            pipeline, puller = reader._running()
             error = pipeline.error
             if error is not None:
                 with contextlib.suppress(PipelineError):

@@ -737,9 +737,7 @@ class Reader(Lifecycle):
                 return self._healer.read(self, limit)
             except ConnectionLostError as exc:
                 raise self._fail(exc) from exc.__cause__
-        puller, pipeline = self._puller, self._pipeline
-        if puller is None or pipeline is None:
-            raise ClosedError("Reader is closed")
+        pipeline, puller = self._running()
         deadline = time.monotonic() + limit
         stall = self._stall if self._frames == 0 else None
         while True:
@@ -933,6 +931,22 @@ class Reader(Lifecycle):
             reconnects=healer.reconnects if healer is not None else 0,
             last_frame_age=None if last is None else time.monotonic() - last,
         )
+
+    # -- the pipeline in use (also for live.Healer, which reconnects) -----------------------
+
+    def _running(self) -> tuple[GstPipeline, AppSinkPuller]:
+        """The current pipeline and its puller; ClosedError when there is none."""
+        pipeline, puller = self._pipeline, self._puller
+        if pipeline is None or puller is None:
+            raise ClosedError("Reader is closed")
+        return pipeline, puller
+
+    def _drop_pipeline(self) -> int:
+        """Tear the current pipeline down (its source was lost; :meth:`_open` builds the next
+        one) and return how many frames it took in that were never read."""
+        unread = self._unread()
+        self._stop(raise_errors=False)
+        return unread
 
     def _unread(self) -> int:
         """Frames the current appsink took in that were not returned (dropped or queued)."""
