@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from . import _convert, _gi
-from ._time import SECOND, FrameRate, fps_fraction
+from ._time import SECOND, FrameRate, Timestamp, fps_fraction, to_ns
 from .buffers import _has_array_protocol, buffer_to_ndarray, ndarray_to_buffer
 from .caps import AudioLayout, Layout, VideoLayout, audio_caps, layout_from_caps, video_caps
 from .errors import ArgumentError, CapsError, ClosedError, LifecycleError, TimeoutError
@@ -58,11 +58,19 @@ def as_array(data: Any, kind: str) -> Any:
         ) from exc
 
 
-def unpack(frame: Any) -> tuple[Any, Optional[int], Optional[int]]:
-    """``(data, pts_ns, duration_ns)``: a :class:`~gstreamer.Frame` brings its own times."""
-    if isinstance(frame, Frame):
-        return frame.data, frame.pts, frame.duration
-    return frame, None, None
+def unpack(
+    frame: Any, pts: Timestamp = None, duration: Timestamp = None
+) -> tuple[Any, Optional[int], Optional[int]]:
+    """``(data, pts_ns, duration_ns)``: ``pts`` and ``duration`` given to a push (seconds,
+    see :mod:`gstreamer._time`), else a :class:`~gstreamer.Frame`'s own times."""
+    data, pts_ns, duration_ns = (
+        (frame.data, frame.pts, frame.duration) if isinstance(frame, Frame) else (frame, None, None)
+    )
+    if pts is not None:
+        pts_ns = to_ns(pts)
+    if duration is not None:
+        duration_ns = to_ns(duration, name="duration")
+    return data, pts_ns, duration_ns
 
 
 class AppSrcFeeder:

@@ -19,9 +19,9 @@ from ._time import fps_fraction, seed_ns
 from .appsink import AppSinkPuller
 from .buffers import ndarray_to_buffer
 from .caps import Layout
-from .errors import CapsError, ClosedError, LifecycleError
+from .errors import ClosedError, LifecycleError
 from .frame import Frame
-from .pipeline import GstPipeline
+from .pipeline import GstPipeline, only_element
 
 __all__ = ["GstVideoSink", "GstVideoSource", "LeakyQueue"]
 
@@ -140,14 +140,7 @@ class GstVideoSink(GstPipeline):
         )
 
     def _on_pipeline_init(self) -> None:
-        GstApp = _gi.GstApp()
-        appsrcs = self.get_by_cls(GstApp.AppSrc)
-        if len(appsrcs) != 1:
-            raise CapsError(
-                f"{type(self).__name__} needs exactly one appsrc in its pipeline, "
-                f"found {len(appsrcs)}: {self.command!r}"
-            )
-        self._src = appsrcs[0]
+        self._src = only_element(self, _gi.GstApp().AppSrc, "appsrc", type(self).__name__)
         feeder = AppSrcFeeder(
             "video",
             caps=self._caps_string(),
@@ -272,14 +265,7 @@ class GstVideoSource(GstPipeline):
         self._puller: Optional[AppSinkPuller] = None
 
     def _on_pipeline_init(self) -> None:
-        GstApp = _gi.GstApp()
-        appsinks = self.get_by_cls(GstApp.AppSink)
-        if len(appsinks) != 1:
-            raise CapsError(
-                f"{type(self).__name__} needs exactly one appsink in its pipeline, "
-                f"found {len(appsinks)}: {self.command!r}"
-            )
-        self._sink = appsinks[0]
+        self._sink = only_element(self, _gi.GstApp().AppSink, "appsink", type(self).__name__)
         self._puller = AppSinkPuller(
             self._sink,
             max_buffers=self._max_buffers,

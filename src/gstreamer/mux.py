@@ -205,12 +205,7 @@ class MuxWriter(_BaseWriter):
 
     def write_video(self, frame: Any, pts: Timestamp = None, duration: Timestamp = None) -> bool:
         """Write one video frame (see :meth:`Writer.write`)."""
-        data, pts_ns, dur_ns = unpack(frame)
-        if pts is not None:
-            pts_ns = to_ns(pts)
-        if duration is not None:
-            dur_ns = to_ns(duration, name="duration")
-        return self._write(self._video, data, pts_ns, dur_ns)
+        return self._write(self._video, *unpack(frame, pts, duration))
 
     def write_audio(self, samples: Any, pts: Timestamp = None) -> bool:
         """Write a block of audio samples (see :meth:`AudioWriter.write`)."""

@@ -23,6 +23,7 @@ from ._lifecycle import ErrorSlot
 from .context import main_loop_running
 from .errors import (
     ELEMENT_PACKAGES,
+    CapsError,
     LifecycleError,
     MissingElementError,
     NegotiationError,
@@ -742,6 +743,23 @@ def _element_caps(element: Any) -> Optional[str]:
     except Exception:  # not every element exposes readable caps
         return None
     return caps.to_string() if caps is not None else None
+
+
+def only_element(pipeline: GstPipeline, cls: Any, what: str, owner: str) -> Any:
+    """The one element of class ``cls`` (``what``: its name in messages) in ``pipeline``.
+
+    Raises
+    ------
+    CapsError
+        There is none, or several (``owner`` needs exactly one).
+    """
+    found = pipeline.get_by_cls(cls)
+    if len(found) != 1:
+        raise CapsError(
+            f"{owner} needs exactly one {what} in its pipeline, found {len(found)}: "
+            f"{pipeline.command!r}"
+        )
+    return found[0]
 
 
 def quote(value: object) -> str:

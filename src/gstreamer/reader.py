@@ -65,7 +65,7 @@ from .errors import (
 )
 from .frame import Frame
 from .live import ReaderStats, Reconnect
-from .pipeline import GstPipeline, _split_links, quote, suggest_element
+from .pipeline import GstPipeline, _split_links, only_element, quote, suggest_element
 
 __all__ = ["Reader", "read_frames"]
 
@@ -581,14 +581,7 @@ class Reader(Lifecycle):
     # -- set-up --------------------------------------------------------------------------
 
     def _configure(self, pipeline: GstPipeline) -> None:
-        GstApp = _gi.GstApp()
-        sinks = pipeline.get_by_cls(GstApp.AppSink)
-        if len(sinks) != 1:
-            raise CapsError(
-                f"a Reader needs exactly one appsink in its pipeline, found {len(sinks)}: "
-                f"{self.description!r}"
-            )
-        sink = sinks[0]
+        sink = only_element(pipeline, _gi.GstApp().AppSink, "appsink", "a Reader")
         # the Reader never asks for the last sample: do not let the sink keep a frame
         sink.set_property("enable-last-sample", False)
         if self._decodes_file:

@@ -671,12 +671,7 @@ class Writer(_SingleInputWriter):
         TimeoutError
             The pipeline took no frame for ``timeout`` seconds.
         """
-        data, pts_ns, dur_ns = unpack(frame)
-        if pts is not None:
-            pts_ns = to_ns(pts)
-        if duration is not None:
-            dur_ns = to_ns(duration, name="duration")
-        return self._write(self._input, data, pts_ns, dur_ns)
+        return self._write(self._input, *unpack(frame, pts, duration))
 
     @property
     def frames_written(self) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 from .. import _gi
 from .._appsrc import AppSrcFeeder, unpack
 from .._lifecycle import weak_method
-from .._time import Timestamp, to_ns
+from .._time import Timestamp
 from ..context import GstContext, main_loop_running
 from ..encoders import live_encoder
 from ..errors import ArgumentError, ClosedError, LifecycleError, bind_error, from_gerror
@@ -267,9 +267,7 @@ class RtspServer(Server):
         time (live).
         """
         self._require_started()
-        data, pts_ns, _ = unpack(frame)
-        if pts is not None:
-            pts_ns = to_ns(pts)
+        data, pts_ns, _ = unpack(frame, pts)
         if isinstance(data, np.ndarray):
             self.layout.check_array(data)
         with self._lock:
