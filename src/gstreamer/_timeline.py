@@ -14,8 +14,10 @@ can be flagged.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any, Optional
 
 from . import _gi
@@ -24,6 +26,7 @@ from .errors import InvalidMediaError, PipelineError
 __all__ = [
     "DecoderWatch",
     "as_invalid_media",
+    "invalid_media_as",
     "is_decoder",
     "is_invalid_media",
     "is_ts_demuxer",
@@ -173,6 +176,18 @@ def as_invalid_media(exc: PipelineError, filename: Optional[str]) -> InvalidMedi
         code=exc.code,
         hint=exc.hint or _INVALID_MEDIA_HINT,
     )
+
+
+@contextlib.contextmanager
+def invalid_media_as(filename: Optional[str]) -> Iterator[None]:
+    """Inside it, a :class:`~gstreamer.PipelineError` that says the input is not (valid)
+    media is raised as an :class:`~gstreamer.InvalidMediaError` for ``filename``."""
+    try:
+        yield
+    except PipelineError as exc:
+        if isinstance(exc, InvalidMediaError) or not is_invalid_media(exc):
+            raise
+        raise as_invalid_media(exc, filename) from None
 
 
 def stalled_demuxer(bin: Any) -> Optional[str]:

@@ -23,12 +23,11 @@ import numpy as np
 from . import _gi
 from ._timeline import (
     StallCheck,
-    as_invalid_media,
-    is_invalid_media,
+    invalid_media_as,
     is_ts_demuxer,
     stream_time,
 )
-from .errors import InvalidMediaError, NotSeekableError, PipelineError, TimeoutError
+from .errors import InvalidMediaError, NotSeekableError, TimeoutError
 from .pipeline import GstPipeline, quote
 
 __all__ = ["FrameIndex", "clear_index_cache", "frame_index"]
@@ -312,7 +311,7 @@ def _scan(path: str, timeout: float) -> FrameIndex:
     pipeline = GstPipeline(
         f"filesrc location={quote(path)} ! parsebin name=parse", on_init=configure
     )
-    try:
+    with invalid_media_as(path):
         try:
             pipeline.startup()
             deadline = time.monotonic() + timeout
@@ -326,10 +325,6 @@ def _scan(path: str, timeout: float) -> FrameIndex:
             pipeline.raise_for_error()
         finally:
             pipeline.shutdown(eos=False, raise_errors=False)
-    except PipelineError as exc:
-        if isinstance(exc, InvalidMediaError) or not is_invalid_media(exc):
-            raise
-        raise as_invalid_media(exc, path) from None
     return _build(path, scan)
 
 

@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Any, BinaryIO, Optional, Union
 
 from . import _gi
-from ._timeline import StallCheck, as_invalid_media, is_decoder, is_invalid_media
+from ._timeline import StallCheck, invalid_media_as, is_decoder
 from .errors import (
     ArgumentError,
     GstError,
@@ -503,7 +503,7 @@ def probe(source: Union[str, os.PathLike[str]], *, timeout: float = 10.0) -> Med
     parse = pipeline.get_by_name("parse")
     parse.connect("pad-added", state.pad_added)
     pipeline.connect("deep-element-added", state.element_added)
-    try:
+    with invalid_media_as(value):
         try:
             live = _wait_paused(pipeline, state, timeout, value)
             with state.lock:
@@ -520,10 +520,6 @@ def probe(source: Union[str, os.PathLike[str]], *, timeout: float = 10.0) -> Med
         finally:
             pipeline.set_state(Gst.State.NULL)
             pipeline.get_bus().set_flushing(True)
-    except PipelineError as exc:
-        if isinstance(exc, InvalidMediaError) or not is_invalid_media(exc):
-            raise
-        raise as_invalid_media(exc, value) from None
     if state.decoders:  # pragma: no cover - parsebin never plugs decoders
         log.warning("probe created decoders: %s", state.decoders)
     if not streams:

@@ -136,6 +136,13 @@ def _looks_like_pipeline(text: str) -> bool:
     return any("=" in w for w in words) or suggest_element(first) is not None
 
 
+def _decoding_head(where: str, value: str) -> str:
+    """The decoding start of a pipeline for a ``file`` or ``uri`` source (see _classify)."""
+    if where == "uri":
+        return f"uridecodebin uri={quote(value)}"
+    return f"filesrc location={quote(value)} ! decodebin"
+
+
 def _classify(source: Source) -> tuple[str, str]:
     """``(kind, value)`` with kind one of ``file``, ``uri``, ``pipeline``, ``fragment``.
 
@@ -312,10 +319,7 @@ def _build(
     tail = _tail(kind, caps, scale, fps is not None, rotate == "auto")
     # Only pads of the wanted media type link to the filtered branch.
     wanted = f"{kind}/x-raw(ANY)"
-    if where == "uri":
-        head = f"uridecodebin uri={quote(value)}"
-    else:
-        head = f"filesrc location={quote(value)} ! decodebin"
+    head = _decoding_head(where, value)
     return where, f"{head} ! {wanted} ! {_decoded_queue(kind, format)}{tail}"
 
 

@@ -25,8 +25,7 @@ from . import _gi
 from ._timeline import (
     DecoderWatch,
     StallCheck,
-    as_invalid_media,
-    is_invalid_media,
+    invalid_media_as,
     stream_time,
 )
 from .appsink import AppSinkPuller
@@ -35,12 +34,11 @@ from .errors import (
     CapsError,
     InvalidMediaError,
     NotSeekableError,
-    PipelineError,
     TimeoutError,
 )
 from .frame import Frame
-from .pipeline import GstPipeline, quote
-from .reader import _AUTO_ROTATE, _check_rotate, _classify, _media_kind
+from .pipeline import GstPipeline
+from .reader import _AUTO_ROTATE, _check_rotate, _classify, _decoding_head, _media_kind
 
 __all__ = ["thumbnails"]
 
@@ -96,10 +94,7 @@ def thumbnails(
     where, value = _classify(source)
     if where not in ("file", "uri"):
         raise NotSeekableError(f"thumbnails need a file or a URI that can seek, not {value!r}")
-    if where == "file":
-        head = f"filesrc location={quote(value)} ! decodebin"
-    else:
-        head = f"uridecodebin uri={quote(value)}"
+    head = _decoding_head(where, value)
     caps = f"video/x-raw,format={format}"
     if width is not None:
         caps += f",width={int(width)}"
@@ -125,7 +120,7 @@ def thumbnails(
         puller.keep_segment = True
 
     pipeline = GstPipeline(" ! ".join(parts), on_init=configure)
-    try:
+    with invalid_media_as(value):
         try:
             pipeline.startup()
             _wait_prerolled(pipeline, timeout, value)
@@ -134,10 +129,6 @@ def thumbnails(
             return [_keyframe_at(pipeline, puller, watch, t, timeout) for t in wanted]
         finally:
             pipeline.shutdown(eos=False, raise_errors=False)
-    except PipelineError as exc:
-        if isinstance(exc, InvalidMediaError) or not is_invalid_media(exc):
-            raise
-        raise as_invalid_media(exc, value) from None
 
 
 def _wait_prerolled(pipeline: GstPipeline, timeout: float, source: str) -> None:
