@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import _gi
 from .errors import ArgumentError
@@ -70,29 +70,45 @@ def _is_yuv(caps: Any) -> bool:
     return info is not None and bool(info.finfo.flags & GstVideo.VideoFormatFlags.YUV)
 
 
-def pin_colorimetry(pad: Any, colorimetry: Optional[str]) -> None:
-    """Rewrite the YUV caps arriving at ``pad``: ``colorimetry`` when given, else
-    :data:`UNTAGGED_COLORIMETRY` when the stream is untagged (no colorimetry field)."""
+def _rewrite_caps(pad: Any, rewrite: Callable[[Any], Optional[str]]) -> None:
+    """Replace each caps event going through ``pad`` by one with ``rewrite(caps)`` (a caps
+    string; None lets the event pass). The new event passes the probe too, so ``rewrite``
+    must return None for caps it made."""
     Gst = _gi.Gst()
 
     def probe(pad: Any, info: Any) -> Any:
         event = info.get_event()
         if event is None or event.type != Gst.EventType.CAPS:
             return Gst.PadProbeReturn.OK
-        caps = event.parse_caps()
-        structure = caps.get_structure(0)
-        if structure.get_name() != "video/x-raw" or not _is_yuv(caps):
+        text = rewrite(event.parse_caps())
+        if text is None:
             return Gst.PadProbeReturn.OK
-        current = structure.get_string("colorimetry")
-        wanted = colorimetry if colorimetry is not None else UNTAGGED_COLORIMETRY
-        if current == wanted or (colorimetry is None and current is not None):
-            return Gst.PadProbeReturn.OK
-        text = re.sub(r",\s*colorimetry=[^,]*", "", caps.to_string())
-        pinned = Gst.Caps.from_string(f"{text}, colorimetry=(string){wanted}")
-        pad.send_event(Gst.Event.new_caps(pinned))  # passes this probe: it is pinned
+        pad.send_event(Gst.Event.new_caps(Gst.Caps.from_string(text)))
         return Gst.PadProbeReturn.DROP
 
     pad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, probe)
+
+
+def _untagged(text: str) -> str:
+    """Caps text without its colorimetry field."""
+    return re.sub(r",\s*colorimetry=[^,]*", "", text)
+
+
+def pin_colorimetry(pad: Any, colorimetry: Optional[str]) -> None:
+    """Rewrite the YUV caps arriving at ``pad``: ``colorimetry`` when given, else
+    :data:`UNTAGGED_COLORIMETRY` when the stream is untagged (no colorimetry field)."""
+    wanted = colorimetry if colorimetry is not None else UNTAGGED_COLORIMETRY
+
+    def pinned(caps: Any) -> Optional[str]:
+        structure = caps.get_structure(0)
+        if structure.get_name() != "video/x-raw" or not _is_yuv(caps):
+            return None
+        current = structure.get_string("colorimetry")
+        if current == wanted or (colorimetry is None and current is not None):
+            return None  # pinned already (the event this probe sent), or tagged
+        return f"{_untagged(caps.to_string())}, colorimetry=(string){wanted}"
+
+    _rewrite_caps(pad, pinned)
 
 
 _PARSERS = ("h264parse", "h265parse")
@@ -109,18 +125,9 @@ def prefer_stream_tags(bin: Any, sub_bin: Any, element: Any) -> None:
     factory = element.get_factory()
     if factory is None or factory.get_name() not in _PARSERS:
         return
-    Gst = _gi.Gst()
 
-    def probe(pad: Any, info: Any) -> Any:
-        event = info.get_event()
-        if event is None or event.type != Gst.EventType.CAPS:
-            return Gst.PadProbeReturn.OK
-        caps = event.parse_caps()
+    def stripped(caps: Any) -> Optional[str]:
         text = caps.to_string()
-        if "colorimetry=" not in text:
-            return Gst.PadProbeReturn.OK
-        stripped = Gst.Caps.from_string(re.sub(r",\s*colorimetry=[^,]*", "", text))
-        pad.send_event(Gst.Event.new_caps(stripped))
-        return Gst.PadProbeReturn.DROP
+        return _untagged(text) if "colorimetry=" in text else None
 
-    element.get_static_pad("sink").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, probe)
+    _rewrite_caps(element.get_static_pad("sink"), stripped)
