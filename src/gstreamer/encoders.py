@@ -330,12 +330,13 @@ def _choose(codec: str, hardware: bool) -> EncoderChoice:
         if _installed(name):
             return EncoderChoice(name, description, False, caps)
     names = [element_name(d) for d, _ in candidates]
+    raise _missing(names, f"no {codec} encoder is installed (tried {', '.join(names)})")
+
+
+def _missing(names: list[str], message: str) -> MissingElementError:
+    """None of the encoders ``names`` is installed: the error names their Debian packages."""
     packages = [p for p in (package_for(n) for n in names) if p]
-    raise MissingElementError(
-        f"no {codec} encoder is installed (tried {', '.join(names)})",
-        elements=names,
-        packages=packages,
-    )
+    return MissingElementError(message, elements=names, packages=packages)
 
 
 # Live streaming (RTSP, TCP, UDP): a keyframe every second so that joining clients start
@@ -381,12 +382,7 @@ def live_encoder(
             extra = rate.format(kbps=int(bitrate), bps=int(bitrate) * 1000) if bitrate else ""
             return template.format(gop=gop, bitrate=extra)
     names = [element_name(t) for t, _ in candidates]
-    packages = [p for p in (package_for(n) for n in names) if p]
-    raise MissingElementError(
-        f"no {codec} encoder: {' or '.join(names)} is needed",
-        elements=names,
-        packages=packages,
-    )
+    raise _missing(names, f"no {codec} encoder: {' or '.join(names)} is needed")
 
 
 def _reset_cache() -> None:
