@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _gi
 from ._colour import WRITER_COLORIMETRY
-from .buffers import MappedBuffer, _meta_layout
+from .buffers import LoadOnce, MappedBuffer, _meta_layout
 from .caps import VideoLayout, layout_from_caps
 from .errors import BufferError
 
@@ -131,21 +131,11 @@ class _Sws:
             raise OSError("libavutil does not know some pixel formats")
 
 
-_lib: Optional[_Sws] = None
-_failed = False
-_lock = threading.Lock()
+_lib = LoadOnce(_Sws)
 
 
 def _get() -> Optional[_Sws]:
-    global _lib, _failed
-    if _lib is None and not _failed:
-        with _lock:
-            if _lib is None and not _failed:
-                try:
-                    _lib = _Sws()
-                except (OSError, AttributeError):
-                    _failed = True
-    return _lib
+    return _lib.get()
 
 
 def available() -> bool:
@@ -335,20 +325,11 @@ class _Yuv:
             self.functions[name] = fn
 
 
-_yuv: Optional[_Yuv] = None
-_yuv_failed = False
+_yuv = LoadOnce(_Yuv)
 
 
 def _get_yuv() -> Optional[_Yuv]:
-    global _yuv, _yuv_failed
-    if _yuv is None and not _yuv_failed:
-        with _lock:
-            if _yuv is None and not _yuv_failed:
-                try:
-                    _yuv = _Yuv()
-                except (OSError, AttributeError):
-                    _yuv_failed = True
-    return _yuv
+    return _yuv.get()
 
 
 def i420_available() -> bool:

@@ -19,7 +19,7 @@ import ctypes
 import ctypes.util
 import itertools
 import threading
-from typing import Any, Optional, Union
+from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
 import numpy as np
 
@@ -55,6 +55,35 @@ class _MapInfo(ctypes.Structure):
 
 
 _DestroyNotify = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+_T = TypeVar("_T")
+
+
+class LoadOnce(Generic[_T]):
+    """A C binding made at its first use, once (thread-safe); ``get()`` is None, for good,
+    when making it raised one of ``errors`` (the library or a symbol is missing)."""
+
+    def __init__(
+        self,
+        load: Callable[[], _T],
+        errors: tuple[type[Exception], ...] = (OSError, AttributeError),
+    ) -> None:
+        self._load = load
+        self._errors = errors
+        self._lock = threading.Lock()
+        self._value: Optional[_T] = None
+        self._failed = False
+
+    def get(self) -> Optional[_T]:
+        """The binding, or None when it cannot be made."""
+        if self._value is None and not self._failed:
+            with self._lock:
+                if self._value is None and not self._failed:
+                    try:
+                        self._value = self._load()
+                    except self._errors:
+                        self._failed = True
+        return self._value
 
 
 class _Lib:
@@ -100,17 +129,11 @@ class _Lib:
         Gst = _gi.Gst()
         self.buffer_gtype = hash(Gst.Buffer.__gtype__)
         self.pointer_offset = _find_pointer_offset(self, Gst)
-        self._audio: Optional[_AudioLib] = None
-        self._audio_failed = False
+        self._audio = LoadOnce(lambda: _AudioLib(self), (OSError, AttributeError, BufferError))
 
     def audio(self) -> Optional[_AudioLib]:
         """The GstAudio meta functions, or None when they cannot be verified."""
-        if self._audio is None and not self._audio_failed:
-            try:
-                self._audio = _AudioLib(self)
-            except (OSError, AttributeError, BufferError):  # pragma: no cover - exotic
-                self._audio_failed = True
-        return self._audio
+        return self._audio.get()
 
 
 # GstAudioMeta: GstMeta (16 bytes) + GstAudioInfo (320) + gsize samples + gsize *offsets.
@@ -183,20 +206,12 @@ def _find_pointer_offset(lib: _Lib, Gst: Any) -> Optional[int]:
     return None
 
 
-_lib: Optional[_Lib] = None
-_lib_lock = threading.Lock()
+_lib = LoadOnce(_Lib)
 
 
 def _get_lib() -> Optional[_Lib]:
-    global _lib
-    if _lib is None:
-        with _lib_lock:
-            if _lib is None:
-                try:
-                    _lib = _Lib()
-                except (OSError, AttributeError):  # pragma: no cover - exotic platforms
-                    return None
-    return _lib if _lib.pointer_offset is not None else None
+    lib = _lib.get()
+    return lib if lib is not None and lib.pointer_offset is not None else None
 
 
 def zero_copy_available() -> bool:
