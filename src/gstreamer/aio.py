@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import functools
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar
 
 from ._lifecycle import State, Stateful
 from ._time import Timestamp
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["AsyncReader", "AsyncWriter"]
 
 T = TypeVar("T")
+_Inner = TypeVar("_Inner")
+_Self = TypeVar("_Self", bound="_AsyncBase[Any]")
 
 
 class _Worker:
@@ -42,16 +44,30 @@ class _Worker:
         self._pool.shutdown(wait=False)
 
 
-class _AsyncBase(Stateful):
-    """Closing shared by the asyncio front ends."""
+class _AsyncBase(Stateful, Generic[_Inner]):
+    """Starting and closing shared by the asyncio front ends: ``make()`` builds the
+    blocking object in the worker thread."""
 
     # close() on the worker (after queued calls) or beside it (to interrupt a blocked call)
     _CLOSE_ON_WORKER = True
 
-    def __init__(self, worker_name: str) -> None:
-        self._inner: Any = None
+    def __init__(self, worker_name: str, make: Callable[[], _Inner]) -> None:
+        self._inner: Optional[_Inner] = None
+        self._make = make
         self._worker = _Worker(worker_name)
         self._state = State.NEW
+
+    async def start(self: _Self) -> _Self:
+        """Build the blocking object and start its pipeline (in the worker thread);
+        idempotent."""
+        self._require_open()
+        if self._inner is None:
+            self._inner = await self._worker.run(self._make)
+            self._state = State.OPEN
+        return self
+
+    async def __aenter__(self: _Self) -> _Self:
+        return await self.start()
 
     def _require_open(self) -> None:
         if self._state is State.CLOSED:
@@ -89,7 +105,7 @@ class _AsyncBase(Stateful):
             await self._finish("__exit__", exc_type, exc, tb)
 
 
-class AsyncReader(_AsyncBase):
+class AsyncReader(_AsyncBase[Reader]):
     """A :class:`~gstreamer.Reader` for asyncio.
 
     Takes the same arguments as :class:`~gstreamer.Reader`. The pipeline starts in the
@@ -103,22 +119,12 @@ class AsyncReader(_AsyncBase):
     """
 
     def __init__(self, source: Source, **kwargs: Any) -> None:
-        super().__init__("gstreamer-aio-reader")
-        self._source = source
-        self._kwargs = kwargs
+        super().__init__("gstreamer-aio-reader", functools.partial(Reader, source, **kwargs))
 
     @property
     def reader(self) -> Optional[Reader]:
         """The blocking :class:`~gstreamer.Reader` (None before start)."""
-        return self._inner  # type: ignore[no-any-return]
-
-    async def start(self) -> AsyncReader:
-        """Build and start the pipeline (in the worker thread); idempotent."""
-        self._require_open()
-        if self._inner is None:
-            self._inner = await self._worker.run(Reader, self._source, **self._kwargs)
-            self._state = State.OPEN
-        return self
+        return self._inner
 
     async def read(self, timeout: Optional[float] = None) -> Optional[Frame]:
         """The next frame, or None at end of stream (see :meth:`Reader.read`)."""
@@ -137,14 +143,11 @@ class AsyncReader(_AsyncBase):
 
     _CLOSE_ON_WORKER = False  # close() also ends a read() waiting in the worker
 
-    async def __aenter__(self) -> AsyncReader:
-        return await self.start()
-
     def __repr__(self) -> str:
         return f"<AsyncReader {self.reader!r}>"
 
 
-class AsyncWriter(_AsyncBase):
+class AsyncWriter(_AsyncBase["Writer"]):
     """A :class:`~gstreamer.Writer` for asyncio: ``await write(frame)``, ``await close()``.
 
     Takes the same arguments as :class:`~gstreamer.Writer`. Writes run in order in one
@@ -153,24 +156,17 @@ class AsyncWriter(_AsyncBase):
     """
 
     def __init__(self, target: Any, **kwargs: Any) -> None:
-        super().__init__("gstreamer-aio-writer")
-        self._target = target
-        self._kwargs = kwargs
+        def make() -> Writer:
+            from .writer import Writer
+
+            return Writer(target, **kwargs)
+
+        super().__init__("gstreamer-aio-writer", make)
 
     @property
     def writer(self) -> Optional[Writer]:
         """The blocking :class:`~gstreamer.Writer` (None before start)."""
-        return self._inner  # type: ignore[no-any-return]
-
-    async def start(self) -> AsyncWriter:
-        """Create the writer (in the worker thread); idempotent."""
-        self._require_open()
-        if self._inner is None:
-            from .writer import Writer
-
-            self._inner = await self._worker.run(Writer, self._target, **self._kwargs)
-            self._state = State.OPEN
-        return self
+        return self._inner
 
     async def write(
         self,
@@ -187,9 +183,6 @@ class AsyncWriter(_AsyncBase):
         await self.start()
         assert self.writer is not None
         return await self._worker.run(self.writer.write, frame, pts=pts, duration=duration)
-
-    async def __aenter__(self) -> AsyncWriter:
-        return await self.start()
 
     def __repr__(self) -> str:
         return f"<AsyncWriter {self.writer!r}>"
