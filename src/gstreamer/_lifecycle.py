@@ -15,7 +15,7 @@ import weakref
 from types import TracebackType
 from typing import Any, Callable, Optional, TypeVar
 
-from .errors import GstError, PipelineError
+from .errors import ClosedError, GstError, PipelineError
 
 __all__ = ["ErrorSlot", "Lifecycle", "State", "Stateful", "weak_method"]
 
@@ -47,6 +47,11 @@ class Stateful:
     def closed(self) -> bool:
         """True once :meth:`close` was called (or a start failed)."""
         return self._state is State.CLOSED
+
+    def _require_not_closed(self) -> None:
+        """ClosedError once closed."""
+        if self._state is State.CLOSED:
+            raise ClosedError(f"{type(self).__name__} is closed")
 
 
 _Self = TypeVar("_Self", bound="Lifecycle")

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar
 
 from ._lifecycle import State, Stateful
 from ._time import Timestamp
-from .errors import ClosedError
 from .frame import Frame
 from .reader import Reader, Source
 
@@ -60,7 +59,7 @@ class _AsyncBase(Stateful, Generic[_Inner]):
     async def start(self: _Self) -> _Self:
         """Build the blocking object and start its pipeline (in the worker thread);
         idempotent."""
-        self._require_open()
+        self._require_not_closed()
         if self._inner is None:
             self._inner = await self._worker.run(self._make)
             self._state = State.OPEN
@@ -68,10 +67,6 @@ class _AsyncBase(Stateful, Generic[_Inner]):
 
     async def __aenter__(self: _Self) -> _Self:
         return await self.start()
-
-    def _require_open(self) -> None:
-        if self._state is State.CLOSED:
-            raise ClosedError(f"{type(self).__name__} is closed")
 
     async def _finish(self, name: str, *args: Any) -> None:
         if self._state is State.CLOSED:
@@ -179,7 +174,7 @@ class AsyncWriter(_AsyncBase["Writer"]):
         As with :class:`~gstreamer.Writer`, the pipeline may read the array after this
         returns: write a new array per frame (or pass ``copy=True`` to the constructor).
         """
-        self._require_open()
+        self._require_not_closed()
         await self.start()
         assert self.writer is not None
         return await self._worker.run(self.writer.write, frame, pts=pts, duration=duration)

@@ -722,8 +722,7 @@ class Reader(Lifecycle):
         return frame
 
     def _pull(self, timeout: Optional[float]) -> Optional[Frame]:
-        if self._state is State.CLOSED:
-            raise ClosedError("Reader is closed")
+        self._require_not_closed()
         if self._errors.error is not None:
             raise self._errors.error  # every later read raises it again
         if self._ended:
@@ -804,9 +803,7 @@ class Reader(Lifecycle):
 
     def _wait_prerolled(self) -> None:
         Gst = _gi.Gst()
-        pipeline = self._pipeline
-        if pipeline is None or pipeline.pipeline is None:
-            raise ClosedError("Reader is closed")
+        pipeline = self._started()
         deadline = time.monotonic() + self.timeout
         while True:
             ret, _, _ = pipeline.pipeline.get_state(int(_SLICE * Gst.SECOND))
@@ -844,8 +841,7 @@ class Reader(Lifecycle):
         ClosedError
             The reader was closed or reached the end of the stream.
         """
-        if self._state is State.CLOSED:
-            raise ClosedError("Reader is closed")
+        self._require_not_closed()
         if self._errors.error is not None:
             raise self._errors.error
         if not self._decodes_file:
@@ -853,9 +849,7 @@ class Reader(Lifecycle):
                 f"a Reader over a pipeline cannot seek ({self.description!r}); open a file "
                 "or URI instead"
             )
-        pipeline = self._pipeline
-        if pipeline is None or pipeline.pipeline is None:
-            raise ClosedError("Reader is closed")
+        pipeline = self._started()
         Gst = _gi.Gst()
         target = _seconds_to_ns(t, "t")
         self._wait_prerolled()
@@ -883,9 +877,7 @@ class Reader(Lifecycle):
         the target.
         """
         Gst = _gi.Gst()
-        pipeline = self._pipeline
-        if pipeline is None or pipeline.pipeline is None:
-            raise ClosedError("Reader is closed")
+        pipeline = self._started()
         watch = self._watch
         base = watch.base if watch is not None else 0
         flags = Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT | Gst.SeekFlags.SNAP_BEFORE
@@ -937,6 +929,13 @@ class Reader(Lifecycle):
         if pipeline is None or puller is None:
             raise ClosedError("Reader is closed")
         return pipeline, puller
+
+    def _started(self) -> GstPipeline:
+        """The current pipeline, started; ClosedError when there is none."""
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.pipeline is None:
+            raise ClosedError("Reader is closed")
+        return pipeline
 
     def _drop_pipeline(self) -> int:
         """Tear the current pipeline down (its source was lost; :meth:`_open` builds the next

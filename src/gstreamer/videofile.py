@@ -37,7 +37,6 @@ from .appsink import AppSinkPuller
 from .errors import (
     ArgumentTypeError,
     CapsError,
-    ClosedError,
     GstError,
     NotSeekableError,
     PipelineError,
@@ -436,8 +435,7 @@ class VideoFile(Lifecycle):
         """Decode the ascending, unique ``wanted`` indices; ``deliver(index, view)`` gets
         each once (the view is only valid during the call)."""
         with self._lock:
-            if self._state is State.CLOSED:
-                raise ClosedError("VideoFile is closed")
+            self._require_not_closed()
             done: set[int] = set()
             wanted_set = set(wanted)
             if self._puller is None or self._pipeline is None:

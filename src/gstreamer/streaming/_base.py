@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional, TypedDict, Union
 from .._lifecycle import ErrorSlot, Lifecycle, State
 from .._time import Timestamp, fps_fraction
 from ..caps import layout_from_caps
-from ..errors import ClosedError, LifecycleError
+from ..errors import LifecycleError
 from ..writer import Writer
 from .sources import check_host, check_port
 
@@ -120,8 +120,7 @@ class Server(Lifecycle):
 
     def start(self) -> None:
         """Bind and start serving; idempotent."""
-        if self._state is State.CLOSED:
-            raise ClosedError(f"{type(self).__name__} is closed")
+        self._require_not_closed()
         if self._state is State.OPEN:
             return
         self._start()
@@ -143,8 +142,7 @@ class Server(Lifecycle):
         raise NotImplementedError
 
     def _require_started(self) -> None:
-        if self._state is State.CLOSED:
-            raise ClosedError(f"{type(self).__name__} is closed")
+        self._require_not_closed()
         if self._state is State.NEW:
             raise LifecycleError(f"{type(self).__name__} is not started (call start())")
         self._errors.raise_once()

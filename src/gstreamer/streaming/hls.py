@@ -11,7 +11,7 @@ import threading
 from typing import Any, Optional
 
 from .._lifecycle import Lifecycle, State
-from ..errors import ClosedError, SourceNotFoundError
+from ..errors import SourceNotFoundError
 from .sources import check_host, check_port, url_host
 
 __all__ = ["HttpFolderServer"]
@@ -91,8 +91,7 @@ class HttpFolderServer(Lifecycle):
 
     def start(self) -> None:
         """Bind and serve in a background thread; idempotent."""
-        if self._state is State.CLOSED:
-            raise ClosedError("HttpFolderServer is closed")
+        self._require_not_closed()
         if self._state is State.OPEN:
             return
         handler = functools.partial(_Handler, directory=self.folder)
