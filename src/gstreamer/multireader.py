@@ -43,22 +43,18 @@ from .errors import (
     ArgumentTypeError,
     CapsError,
     ClosedError,
-    GstError,
     PipelineError,
     TimeoutError,
     from_gerror,
 )
 from .frame import Frame
-from .pipeline import GstPipeline
-from .reader import _build, _classify, _converts, _tune_decoder
+from .pipeline import GstPipeline, shutdown_quietly
+from .reader import _SLICE, Source, _build, _classify, _converts, _tune_decoder
 
 __all__ = ["Batch", "MultiReader"]
 
 log = logging.getLogger("gstreamer.multireader")
 
-Source = Union[str, "os.PathLike[str]"]
-
-_SLICE = 0.05
 _MODES = ("sync", "latest")
 _BIN_RE = re.compile(r"^multireader-src(\d+)$")
 _NO_PTS = -1
@@ -172,13 +168,6 @@ def _branch_of(element: Any, pipeline: Any) -> Optional[int]:
     return None
 
 
-def _shutdown_quietly(pipeline: GstPipeline) -> None:
-    try:
-        pipeline.shutdown(timeout=5.0, eos=False, raise_errors=False)
-    except GstError:  # pragma: no cover - best effort at garbage collection
-        log.debug("shutdown of an abandoned MultiReader failed", exc_info=True)
-
-
 class MultiReader(Lifecycle):
     """Read N sources as batches ``(N, H, W, C)`` from one pipeline.
 
@@ -284,7 +273,7 @@ class MultiReader(Lifecycle):
             self._state = State.CLOSED
             raise
         self._state = State.OPEN
-        self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
+        self._finalizer = weakref.finalize(self, shutdown_quietly, pipeline)
 
     # -- set-up (called by the pipeline before PLAYING) ----------------------------------
 

@@ -24,6 +24,7 @@ from .context import main_loop_running
 from .errors import (
     ELEMENT_PACKAGES,
     CapsError,
+    GstError,
     LifecycleError,
     MissingElementError,
     NegotiationError,
@@ -743,6 +744,15 @@ def _element_caps(element: Any) -> Optional[str]:
     except Exception:  # not every element exposes readable caps
         return None
     return caps.to_string() if caps is not None else None
+
+
+def shutdown_quietly(pipeline: GstPipeline) -> None:
+    """Finaliser of a reader dropped without ``close()``: stop the streaming threads (no
+    end-of-stream); a failure is only logged, as nobody is there to raise it to."""
+    try:
+        pipeline.shutdown(timeout=5.0, eos=False, raise_errors=False)
+    except GstError:  # pragma: no cover - best effort at garbage collection
+        pipeline.log.debug("shutdown of an abandoned pipeline failed", exc_info=True)
 
 
 def only_element(pipeline: GstPipeline, cls: Any, what: str, owner: str) -> Any:

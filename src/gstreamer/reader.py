@@ -54,7 +54,6 @@ from .errors import (
     CapsError,
     ClosedError,
     ConnectionLostError,
-    GstError,
     InvalidMediaError,
     MissingElementError,
     NotSeekableError,
@@ -65,7 +64,14 @@ from .errors import (
 )
 from .frame import Frame
 from .live import ReaderStats, Reconnect
-from .pipeline import GstPipeline, _split_links, only_element, quote, suggest_element
+from .pipeline import (
+    GstPipeline,
+    _split_links,
+    only_element,
+    quote,
+    shutdown_quietly,
+    suggest_element,
+)
 
 __all__ = ["Reader", "read_frames"]
 
@@ -405,14 +411,6 @@ class _StreamCheck:
         element.post_message(Gst.Message.new_error(element, error, "no pad of the wanted kind"))
 
 
-def _shutdown_quietly(pipeline: GstPipeline) -> None:
-    """Finaliser for readers dropped without close(): stop the streaming threads."""
-    try:
-        pipeline.shutdown(timeout=5.0, eos=False, raise_errors=False)
-    except GstError:  # pragma: no cover - best effort at garbage collection
-        log.debug("shutdown of an abandoned reader failed", exc_info=True)
-
-
 class Reader(Lifecycle):
     """Frames from a file, URI or pipeline.
 
@@ -577,7 +575,7 @@ class Reader(Lifecycle):
         except PipelineError as exc:
             self._pipeline = None
             raise self._explain(exc) from None
-        self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
+        self._finalizer = weakref.finalize(self, shutdown_quietly, pipeline)
         if self._state is State.CLOSED:  # closed by another thread while reconnecting
             self._stop(raise_errors=False)
             raise ClosedError("Reader was closed while reconnecting")

@@ -37,14 +37,13 @@ from .appsink import AppSinkPuller
 from .errors import (
     ArgumentTypeError,
     CapsError,
-    GstError,
     NotSeekableError,
     PipelineError,
     TimeoutError,
 )
 from .frame import Frame
 from .index import FrameIndex, frame_index
-from .pipeline import GstPipeline, quote
+from .pipeline import GstPipeline, quote, shutdown_quietly
 from .reader import _AUTO_ROTATE, _URI_RE, _check_rotate, _cores, _media_kind, _tune_decoder
 
 if TYPE_CHECKING:
@@ -93,13 +92,6 @@ class _Gate:
             Gst = _gi.Gst()
             pad = element.get_static_pad("sink")
             pad.add_probe(Gst.PadProbeType.BUFFER, self.decoder_input)
-
-
-def _shutdown_quietly(pipeline: GstPipeline) -> None:
-    try:
-        pipeline.shutdown(timeout=5.0, eos=False, raise_errors=False)
-    except GstError:  # pragma: no cover - best effort at garbage collection
-        log.debug("shutdown of an abandoned VideoFile failed", exc_info=True)
 
 
 def _path_of(source: Union[str, os.PathLike[str]]) -> str:
@@ -359,7 +351,7 @@ class VideoFile(Lifecycle):
         pipeline.startup()
         self._puller = pullers[-1]
         self._pipeline = pipeline
-        self._finalizer = weakref.finalize(self, _shutdown_quietly, pipeline)
+        self._finalizer = weakref.finalize(self, shutdown_quietly, pipeline)
         self._pos, self._eos = -1, False
         self._wait_started()
 
