@@ -17,6 +17,7 @@ import selectors
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Callable, Optional
 
@@ -55,23 +56,15 @@ class FrameBox:
             return self.seq, self.data
 
 
+@dataclass(frozen=True)
 class Response:
     """What a route answers: a complete body, a multipart stream, or "wait for a frame"."""
 
-    def __init__(
-        self,
-        status: int = 200,
-        body: bytes = b"",
-        content_type: str = "text/plain",
-        *,
-        stream: bool = False,
-        snapshot: bool = False,
-    ) -> None:
-        self.status = status
-        self.body = body
-        self.content_type = content_type
-        self.stream = stream
-        self.snapshot = snapshot
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain"
+    stream: bool = False
+    snapshot: bool = False
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
