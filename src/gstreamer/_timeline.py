@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any, Optional
 
 from . import _gi
-from .errors import InvalidMediaError, PipelineError
+from .errors import InvalidMediaError, PipelineError, facts
 
 __all__ = [
     "DecoderWatch",
@@ -170,10 +170,7 @@ def as_invalid_media(exc: PipelineError, filename: Optional[str]) -> InvalidMedi
     return InvalidMediaError(
         exc.message,
         filename=filename,
-        element=exc.element,
-        debug=exc.debug,
-        domain=exc.domain,
-        code=exc.code,
+        **facts(exc),
         hint=exc.hint or _INVALID_MEDIA_HINT,
     )
 

@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import builtins
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, TypedDict
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 __all__ = [
     "ArgumentError",
@@ -169,6 +172,26 @@ class NoDisplayError(PipelineError):
         return f"{self.message}; {self.hint}"
 
 
+class ErrorFacts(TypedDict, total=False):
+    """What GStreamer said about an error: the :class:`PipelineError` attributes an error
+    made from another one keeps (see :func:`facts`)."""
+
+    element: Optional[str]
+    debug: Optional[str]
+    domain: Optional[str]
+    code: Optional[int]
+
+
+def facts(error: Optional[PipelineError]) -> ErrorFacts:
+    """``element``, ``debug``, ``domain`` and ``code`` of ``error`` (none for None), as
+    keyword arguments for the error that replaces it."""
+    if error is None:
+        return {}
+    return ErrorFacts(
+        element=error.element, debug=error.debug, domain=error.domain, code=error.code
+    )
+
+
 class ConnectionLostError(PipelineError):
     """A live source (RTSP, SRT, HTTP, TCP, UDP) went away and did not come back.
 
@@ -193,17 +216,11 @@ class ConnectionLostError(PipelineError):
         source: str,
         attempts: int = 0,
         reason: str = "error",
-        element: Optional[str] = None,
-        debug: Optional[str] = None,
-        domain: Optional[str] = None,
-        code: Optional[int] = None,
+        **facts: Unpack[ErrorFacts],
     ) -> None:
         super().__init__(
             message,
-            element=element,
-            debug=debug,
-            domain=domain,
-            code=code,
+            **facts,
             hint="pass reconnect=True (or gstreamer.Reconnect(...)) to the Reader to reconnect "
             "on its own; check that the server is up",
         )
@@ -370,15 +387,14 @@ def from_gerror(gerror: Any, debug: Optional[str], element: Optional[str]) -> Pi
     """Map a GStreamer error message to the most specific exception."""
     message = getattr(gerror, "message", str(gerror))
     domain = getattr(gerror, "domain", None)
-    code = getattr(gerror, "code", None)
+    found = ErrorFacts(
+        element=element, debug=debug, domain=domain, code=getattr(gerror, "code", None)
+    )
     text = f"{message} {debug or ''}"
     if "not-negotiated" in text or "not negotiated" in text.lower():
         return NegotiationError(
             f"caps could not be negotiated (not-negotiated): {message}",
-            element=element,
-            debug=debug,
-            domain=domain,
-            code=code,
+            **found,
             hint=_NOT_NEGOTIATED_HINT,
         )
     hint = None
@@ -393,7 +409,7 @@ def from_gerror(gerror: Any, debug: Optional[str], element: Optional[str]) -> Pi
             address, reason = bind.group(1), bind.group(2).strip()
             message = bind_message(address, reason)
             hint = _bind_hint(reason)
-    return PipelineError(message, element=element, debug=debug, domain=domain, code=code, hint=hint)
+    return PipelineError(message, **found, hint=hint)
 
 
 # GIO's text, as GStreamer's network elements pass it on in their debug string

@@ -44,6 +44,7 @@ from .errors import (
     ParseError,
     PipelineError,
     TimeoutError,
+    facts,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -249,10 +250,7 @@ def connection_lost(
         source=source,
         attempts=attempts,
         reason=reason,
-        element=error.element if error is not None else None,
-        debug=error.debug if error is not None else None,
-        domain=error.domain if error is not None else None,
-        code=error.code if error is not None else None,
+        **facts(error),
     )
     lost.__cause__ = error
     return lost

@@ -33,6 +33,7 @@ from .errors import (
     PipelineError,
     StateChangeError,
     TimeoutError,
+    facts,
     from_gerror,
     package_for,
 )
@@ -438,10 +439,7 @@ class GstPipeline:
             if error is not None:
                 raise StateChangeError(
                     f"could not set pipeline to {name}: {error.message}",
-                    element=error.element,
-                    debug=error.debug,
-                    domain=error.domain,
-                    code=error.code,
+                    **facts(error),
                     hint=error.hint,
                 ) from error
             raise StateChangeError(
