@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from .errors import ClosedError, GstError, PipelineError
 
-__all__ = ["ErrorSlot", "Lifecycle", "State", "Stateful", "weak_method"]
+__all__ = ["ErrorSlot", "Lifecycle", "StartStop", "State", "Stateful", "weak_method"]
 
 log = logging.getLogger("gstreamer")
 
@@ -55,6 +55,31 @@ class Stateful:
 
 
 _Self = TypeVar("_Self", bound="Lifecycle")
+_Started = TypeVar("_Started", bound="StartStop")
+
+
+class StartStop:
+    """``with`` for the seed's objects, which have ``startup()`` and ``shutdown()``.
+
+    Entering starts. Leaving shuts down in every case (a pipeline still sends end-of-stream
+    when the body raised, KeyboardInterrupt included, so files are finalised), but raises
+    the object's own error only when the body did not: the body's exception wins.
+    """
+
+    def startup(self) -> None:
+        """Start (the subclass's own)."""
+        raise NotImplementedError
+
+    def shutdown(self, *, raise_errors: bool = True) -> None:
+        """Stop; idempotent (the subclass's own)."""
+        raise NotImplementedError
+
+    def __enter__(self: _Started) -> _Started:
+        self.startup()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.shutdown(raise_errors=exc_info[1] is None)
 
 
 class Lifecycle(Stateful):

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, Callable, Optional
 
 from . import _gi
+from ._lifecycle import StartStop
 from .errors import GstError, TimeoutError
 
 __all__ = ["GstContext", "main_loop_running"]
@@ -80,7 +81,7 @@ def main_loop_running() -> bool:
         return bool(_running)
 
 
-class GstContext:
+class GstContext(StartStop):
     """Runs ``GLib.MainLoop`` on the default main context in a daemon thread.
 
     Needed for things that dispatch through the main loop: bus signal watches (the
@@ -102,13 +103,6 @@ class GstContext:
 
     def __repr__(self) -> str:
         return f"<GstContext running={self.is_running}>"
-
-    def __enter__(self) -> GstContext:
-        self.startup()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.shutdown(raise_errors=exc_info[1] is None)
 
     @property
     def is_running(self) -> bool:

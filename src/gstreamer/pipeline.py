@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable, Optional
 
 from . import _gi
-from ._lifecycle import ErrorSlot
+from ._lifecycle import ErrorSlot, StartStop
 from .context import main_loop_running
 from .errors import (
     ELEMENT_PACKAGES,
@@ -243,7 +243,7 @@ def iterate(iterator: Any) -> list[Any]:
             return items
 
 
-class GstPipeline:
+class GstPipeline(StartStop):
     """A pipeline from a gst-launch description.
 
     Parameters
@@ -293,15 +293,6 @@ class GstPipeline:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._command!r}>"
-
-    def __enter__(self) -> GstPipeline:
-        self.startup()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        # EOS is still sent when the body raised (KeyboardInterrupt included), so files are
-        # finalised; the body's exception wins over the pipeline's.
-        self.shutdown(raise_errors=exc_info[1] is None)
 
     @property
     def command(self) -> str:
