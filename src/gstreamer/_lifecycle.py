@@ -13,11 +13,11 @@ import logging
 import threading
 import weakref
 from types import TracebackType
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Generic, Optional, TypeVar
 
 from .errors import ClosedError, GstError, PipelineError
 
-__all__ = ["ErrorSlot", "Lifecycle", "StartStop", "State", "Stateful", "weak_method"]
+__all__ = ["ErrorSlot", "Lifecycle", "Readable", "StartStop", "State", "Stateful", "weak_method"]
 
 log = logging.getLogger("gstreamer")
 
@@ -109,6 +109,27 @@ class Lifecycle(Stateful):
             self.close()
         except GstError as close_error:
             log.warning("%s: closing after %r failed: %s", type(self).__name__, exc, close_error)
+
+
+_Item = TypeVar("_Item")
+_Reading = TypeVar("_Reading", bound="Readable[Any]")
+
+
+class Readable(Generic[_Item]):
+    """Iteration over :meth:`read` until it returns None (the end of the stream)."""
+
+    def read(self) -> Optional[_Item]:
+        """The next item, or None at the end (the subclass's own)."""
+        raise NotImplementedError
+
+    def __iter__(self: _Reading) -> _Reading:
+        return self
+
+    def __next__(self) -> _Item:
+        item = self.read()
+        if item is None:
+            raise StopIteration
+        return item
 
 
 class ErrorSlot:

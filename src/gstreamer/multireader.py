@@ -35,7 +35,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _gi
-from ._lifecycle import Lifecycle, State, weak_method
+from ._lifecycle import Lifecycle, Readable, State, weak_method
 from ._time import fps_fraction
 from .appsink import AppSinkPuller
 from .errors import (
@@ -168,7 +168,7 @@ def _branch_of(element: Any, pipeline: Any) -> Optional[int]:
     return None
 
 
-class MultiReader(Lifecycle):
+class MultiReader(Lifecycle, Readable[Batch]):
     """Read N sources as batches ``(N, H, W, C)`` from one pipeline.
 
     Parameters
@@ -571,15 +571,6 @@ class MultiReader(Lifecycle):
             slot.fresh = False
         batch = Batch(data=data, pts=pts, ok=ok, age=age, index=self._batches)
         self._batches += 1
-        return batch
-
-    def __iter__(self) -> MultiReader:
-        return self
-
-    def __next__(self) -> Batch:
-        batch = self.read()
-        if batch is None:
-            raise StopIteration
         return batch
 
     # -- lifecycle -----------------------------------------------------------------------

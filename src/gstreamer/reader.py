@@ -37,7 +37,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _colour, _convert, _gi, _memory, live
-from ._lifecycle import ErrorSlot, Lifecycle, State, weak_method
+from ._lifecycle import ErrorSlot, Lifecycle, Readable, State, weak_method
 from ._progress import ProgressCallback, finish, progress_hook, stream_duration
 from ._timeline import (
     DecoderWatch,
@@ -411,7 +411,7 @@ class _StreamCheck:
         element.post_message(Gst.Message.new_error(element, error, "no pad of the wanted kind"))
 
 
-class Reader(Lifecycle):
+class Reader(Lifecycle, Readable[Frame]):
     """Frames from a file, URI or pipeline.
 
     Parameters
@@ -890,15 +890,6 @@ class Reader(Lifecycle):
             )
         self._seek_from = position
         self._ended = False
-
-    def __iter__(self) -> Reader:
-        return self
-
-    def __next__(self) -> Frame:
-        frame = self.read()
-        if frame is None:
-            raise StopIteration
-        return frame
 
     # -- what is known after the first frame ---------------------------------------------
 
