@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar
 
 from ._lifecycle import State, Stateful
@@ -87,17 +86,12 @@ class _AsyncBase(Stateful, Generic[_Inner]):
         """Stop the pipeline; idempotent. Raises an error no earlier call raised."""
         await self._finish("close")
 
-    async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        if exc is None:
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if exc_info[1] is None:
             await self.close()
         else:
             # an exception is in flight: the blocking object's __exit__ decides how to stop
-            await self._finish("__exit__", exc_type, exc, tb)
+            await self._finish("__exit__", *exc_info)
 
 
 class AsyncReader(_AsyncBase[Reader]):
