@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _gi
 from ._colour import WRITER_COLORIMETRY
-from .buffers import LoadOnce, MappedBuffer, _meta_layout
+from .buffers import LoadOnce, MappedBuffer, _meta_layout, c_function
 from .caps import VideoLayout, layout_from_caps
 from .errors import BufferError
 
@@ -93,36 +93,21 @@ class _Sws:
         sws = ctypes.CDLL(ctypes.util.find_library("swscale") or "libswscale.so.6")
         avutil = ctypes.CDLL(ctypes.util.find_library("avutil") or "libavutil.so.57")
         vp, ci = ctypes.c_void_p, ctypes.c_int
-        self.get_context = sws.sws_getContext
-        self.get_context.restype = vp
-        self.get_context.argtypes = [ci, ci, ci, ci, ci, ci, ci, vp, vp, vp]
-        self.scale = sws.sws_scale
-        self.scale.restype = ci
-        self.scale.argtypes = [
-            vp,
-            ctypes.POINTER(vp),
-            ctypes.POINTER(ci),
-            ci,
-            ci,
-            ctypes.POINTER(vp),
-            ctypes.POINTER(ci),
-        ]
-        self.free_context = sws.sws_freeContext
-        self.free_context.restype = None
-        self.free_context.argtypes = [vp]
-        self.coefficients = sws.sws_getCoefficients
-        self.coefficients.restype = vp
-        self.coefficients.argtypes = [ci]
-        self.set_details = sws.sws_setColorspaceDetails
-        self.set_details.restype = ci
-        self.set_details.argtypes = [vp, vp, ci, vp, ci, ci, ci, ci]
-        pix_fmt = avutil.av_get_pix_fmt
-        pix_fmt.restype = ci
-        pix_fmt.argtypes = [ctypes.c_char_p]
+        self.get_context = c_function(
+            sws, "sws_getContext", vp, ci, ci, ci, ci, ci, ci, ci, vp, vp, vp
+        )
+        pvp, pci = ctypes.POINTER(vp), ctypes.POINTER(ci)
+        self.scale = c_function(sws, "sws_scale", ci, vp, pvp, pci, ci, ci, pvp, pci)
+        self.free_context = c_function(sws, "sws_freeContext", None, vp)
+        self.coefficients = c_function(sws, "sws_getCoefficients", vp, ci)
+        self.set_details = c_function(
+            sws, "sws_setColorspaceDetails", ci, vp, vp, ci, vp, ci, ci, ci, ci
+        )
+        pix_fmt = c_function(avutil, "av_get_pix_fmt", ci, ctypes.c_char_p)
         # libswscale says at INFO level which of its paths it takes ("No accelerated
         # colorspace conversion found ..."); keep those off stderr, warnings and errors stay
-        get_level, set_level = avutil.av_log_get_level, avutil.av_log_set_level
-        get_level.restype, set_level.argtypes = ci, [ci]
+        get_level = c_function(avutil, "av_log_get_level", ci)
+        set_level = c_function(avutil, "av_log_set_level", None, ci)
         if get_level() == _AV_LOG_INFO:
             set_level(_AV_LOG_WARNING)
         names = set(INPUT_FORMATS.values()) | {v[0] for v in OUTPUT_FORMATS.values()}
@@ -319,10 +304,7 @@ class _Yuv:
         vp, ci = ctypes.c_void_p, ctypes.c_int
         self.functions = {}
         for name in set(RGB_TO_I420.values()):
-            fn = getattr(lib, name)
-            fn.restype = ci
-            fn.argtypes = [vp, ci, vp, ci, vp, ci, vp, ci, ci, ci]
-            self.functions[name] = fn
+            self.functions[name] = c_function(lib, name, ci, vp, ci, vp, ci, vp, ci, vp, ci, ci, ci)
 
 
 _yuv = LoadOnce(_Yuv)

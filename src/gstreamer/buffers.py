@@ -86,6 +86,15 @@ class LoadOnce(Generic[_T]):
         return self._value
 
 
+def c_function(lib: Any, name: str, restype: Any, *argtypes: Any) -> Any:
+    """The C function ``name`` of ``lib`` (a ``ctypes.CDLL``), declared with its return
+    type and argument types."""
+    function = getattr(lib, name)
+    function.restype = restype
+    function.argtypes = list(argtypes)
+    return function
+
+
 class _Lib:
     """ctypes handles for the few C functions PyGObject cannot give us without copying."""
 
@@ -93,39 +102,21 @@ class _Lib:
         name = ctypes.util.find_library("gstreamer-1.0") or "libgstreamer-1.0.so.0"
         lib = ctypes.CDLL(name)
         vp, sz = ctypes.c_void_p, ctypes.c_size_t
-        self.memory_new_wrapped = lib.gst_memory_new_wrapped
-        self.memory_new_wrapped.restype = vp
-        self.memory_new_wrapped.argtypes = [ctypes.c_int, vp, sz, sz, sz, vp, _DestroyNotify]
-        self.buffer_append_memory = lib.gst_buffer_append_memory
-        self.buffer_append_memory.restype = None
-        self.buffer_append_memory.argtypes = [vp, vp]
-        self.buffer_map = lib.gst_buffer_map
-        self.buffer_map.restype = ctypes.c_int
-        self.buffer_map.argtypes = [vp, ctypes.POINTER(_MapInfo), ctypes.c_int]
-        self.buffer_unmap = lib.gst_buffer_unmap
-        self.buffer_unmap.restype = None
-        self.buffer_unmap.argtypes = [vp, ctypes.POINTER(_MapInfo)]
-        self.buffer_get_size = lib.gst_buffer_get_size
-        self.buffer_get_size.restype = sz
-        self.buffer_get_size.argtypes = [vp]
-        self.mini_object_ref = lib.gst_mini_object_ref
-        self.mini_object_ref.restype = vp
-        self.mini_object_ref.argtypes = [vp]
-        self.mini_object_unref = lib.gst_mini_object_unref
-        self.mini_object_unref.restype = None
-        self.mini_object_unref.argtypes = [vp]
-        self.buffer_is_writable = lib.gst_mini_object_is_writable
-        self.buffer_is_writable.restype = ctypes.c_int
-        self.buffer_is_writable.argtypes = [vp]
-        self.buffer_n_memory = lib.gst_buffer_n_memory
-        self.buffer_n_memory.restype = ctypes.c_uint
-        self.buffer_n_memory.argtypes = [vp]
-        self.buffer_peek_memory = lib.gst_buffer_peek_memory
-        self.buffer_peek_memory.restype = vp
-        self.buffer_peek_memory.argtypes = [vp, ctypes.c_uint]
-        self.buffer_get_meta = lib.gst_buffer_get_meta
-        self.buffer_get_meta.restype = vp
-        self.buffer_get_meta.argtypes = [vp, ctypes.c_size_t]
+        self.memory_new_wrapped = c_function(
+            lib, "gst_memory_new_wrapped", vp, ctypes.c_int, vp, sz, sz, sz, vp, _DestroyNotify
+        )
+        self.buffer_append_memory = c_function(lib, "gst_buffer_append_memory", None, vp, vp)
+        self.buffer_map = c_function(
+            lib, "gst_buffer_map", ctypes.c_int, vp, ctypes.POINTER(_MapInfo), ctypes.c_int
+        )
+        self.buffer_unmap = c_function(lib, "gst_buffer_unmap", None, vp, ctypes.POINTER(_MapInfo))
+        self.buffer_get_size = c_function(lib, "gst_buffer_get_size", sz, vp)
+        self.mini_object_ref = c_function(lib, "gst_mini_object_ref", vp, vp)
+        self.mini_object_unref = c_function(lib, "gst_mini_object_unref", None, vp)
+        self.buffer_is_writable = c_function(lib, "gst_mini_object_is_writable", ctypes.c_int, vp)
+        self.buffer_n_memory = c_function(lib, "gst_buffer_n_memory", ctypes.c_uint, vp)
+        self.buffer_peek_memory = c_function(lib, "gst_buffer_peek_memory", vp, vp, ctypes.c_uint)
+        self.buffer_get_meta = c_function(lib, "gst_buffer_get_meta", vp, vp, ctypes.c_size_t)
         Gst = _gi.Gst()
         self.buffer_gtype = hash(Gst.Buffer.__gtype__)
         self.pointer_offset = _find_pointer_offset(self, Gst)
@@ -149,12 +140,10 @@ class _AudioLib:
         name = ctypes.util.find_library("gstaudio-1.0") or "libgstaudio-1.0.so.0"
         audio = ctypes.CDLL(name)
         vp, sz = ctypes.c_void_p, ctypes.c_size_t
-        self.add_meta = audio.gst_buffer_add_audio_meta
-        self.add_meta.restype = vp
-        self.add_meta.argtypes = [vp, vp, sz, ctypes.POINTER(sz)]
-        api_type = audio.gst_audio_meta_api_get_type
-        api_type.restype = sz
-        api_type.argtypes = []
+        self.add_meta = c_function(
+            audio, "gst_buffer_add_audio_meta", vp, vp, vp, sz, ctypes.POINTER(sz)
+        )
+        api_type = c_function(audio, "gst_audio_meta_api_get_type", sz)
         self.api_type = int(api_type())
         self._lib = lib
         self._verify()
