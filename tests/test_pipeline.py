@@ -20,6 +20,7 @@ from gstreamer import (
     TimeoutError,
 )
 from gstreamer.pipeline import iterate, quote
+from gstreamer.pipeline import post_error as post_element_error
 
 LIVE = "videotestsrc is-live=true ! video/x-raw,width=32,height=24 ! fakesink"
 
@@ -188,6 +189,17 @@ def test_exception_in_a_message_callback_is_kept_and_raised(live):
     live.bus.post(Gst.Message.new_application(None, Gst.Structure.new_empty("mark")))
     with pytest.raises(PipelineError, match="callback failed"):
         live.wait(5)
+
+
+def test_post_error_fails_the_pipeline_like_an_element_error(live):
+    sink = live.get_by_cls(Gst.Element)[0]
+    post_element_error(sink, Gst.resource_error_quark(), Gst.ResourceError.SYNC, "disk gone", "why")
+    with pytest.raises(PipelineError, match="disk gone") as info:
+        live.wait(5)
+    assert info.value.element == sink.get_name()
+    assert info.value.domain == "gst-resource-error-quark"
+    assert info.value.code == int(Gst.ResourceError.SYNC)
+    assert info.value.debug == "why"
 
 
 def test_sync_handler_is_removed_at_shutdown():

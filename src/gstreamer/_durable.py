@@ -24,6 +24,7 @@ import weakref
 from typing import Any, Optional
 
 from . import _gi
+from .pipeline import post_error
 
 __all__ = ["DiskSync"]
 
@@ -122,13 +123,13 @@ class DiskSync:
     @staticmethod
     def _post_error(sink: Any, exc: OSError) -> None:
         Gst = _gi.Gst()
-        GLib = _gi.GLib()
-        error = GLib.Error.new_literal(
+        post_error(
+            sink,
             Gst.resource_error_quark(),
+            Gst.ResourceError.SYNC,
             f"could not sync {sink.get_property('location')!r} to the disk: {exc}",
-            int(Gst.ResourceError.SYNC),
+            "fsync failed (durable=True)",
         )
-        sink.post_message(Gst.Message.new_error(sink, error, "fsync failed (durable=True)"))
 
 
 def _sync_folder(path: str) -> None:

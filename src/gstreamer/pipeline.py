@@ -744,6 +744,14 @@ def shutdown_quietly(pipeline: GstPipeline) -> None:
         pipeline.log.debug("shutdown of an abandoned pipeline failed", exc_info=True)
 
 
+def post_error(element: Any, domain: Any, code: Any, message: str, debug: str) -> None:
+    """Post an error from ``element`` on its bus, as GStreamer's own elements do: the
+    pipeline then fails as for any element error. ``domain`` is a GError quark
+    (``Gst.stream_error_quark()``), ``code`` one of its codes (``Gst.StreamError.*``)."""
+    error = _gi.GLib().Error.new_literal(domain, message, int(code))
+    element.post_message(_gi.Gst().Message.new_error(element, error, debug))
+
+
 def only_element(pipeline: GstPipeline, cls: Any, what: str, owner: str) -> Any:
     """The one element of class ``cls`` (``what``: its name in messages) in ``pipeline``.
 

@@ -68,6 +68,7 @@ from .pipeline import (
     GstPipeline,
     _split_links,
     only_element,
+    post_error,
     quote,
     shutdown_quietly,
     suggest_element,
@@ -402,13 +403,13 @@ class _StreamCheck:
         if self.found:
             return
         Gst = _gi.Gst()
-        GLib = _gi.GLib()
-        error = GLib.Error.new_literal(
+        post_error(
+            element,
             Gst.stream_error_quark(),
+            Gst.StreamError.WRONG_TYPE,
             f"the source has no {self.kind} stream (format={self.format!r} asks for {self.kind})",
-            int(Gst.StreamError.WRONG_TYPE),
+            "no pad of the wanted kind",
         )
-        element.post_message(Gst.Message.new_error(element, error, "no pad of the wanted kind"))
 
 
 class Reader(Lifecycle, Readable[Frame]):
