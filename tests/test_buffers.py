@@ -415,3 +415,23 @@ def test_planes_of_a_packed_frame():
             buffers.ndarray_to_buffer(a),
             "audio/x-raw,format=U8,rate=8000,channels=1,layout=interleaved",
         )
+
+
+def test_an_appsink_made_before_any_reader_still_pulls():
+    """PyGObject keeps the bare class of an object met before its typelib is loaded.
+
+    An appsink made with plain ``Gst.parse_launch`` in a fresh process, before anything
+    imported GstApp, must still have ``try_pull_sample`` (it failed when test_convert ran
+    after test_buffers).
+    """
+    code = (
+        "from gstreamer import _gi\n"
+        "Gst = _gi.Gst()\n"
+        "p = Gst.parse_launch('videotestsrc num-buffers=1 ! appsink name=sink')\n"
+        "sink = p.get_by_name('sink')\n"
+        "print(type(sink).__name__, hasattr(sink, 'try_pull_sample'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.split() == ["AppSink", "True"]

@@ -121,6 +121,13 @@ def _init_gst() -> None:
 
     if not Gst.is_initialized():
         Gst.init(None)
+    # PyGObject gives an object of a type whose typelib is not loaded yet a bare class and
+    # keeps it: an appsink met before GstApp was imported never gets try_pull_sample. Load
+    # the typelibs of the elements the library drives before any element exists.
+    for name in ("GstApp",):
+        with contextlib.suppress(ValueError, ImportError):
+            gi.require_version(name, _VERSIONS[name])
+            __import__("gi.repository", fromlist=[name])
     _prepare_for_fork()
     _initialised = True
 
