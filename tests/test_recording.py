@@ -271,7 +271,11 @@ def test_chromium_plays_every_frame_once(tmp_path):
     indices = [round(t * fps) for t in times]
     assert times == pytest.approx([i / fps for i in indices], abs=1e-5)
     assert indices == sorted(set(indices))
-    assert indices[0] == 0 and indices[-1] == n - 1, indices
+    assert indices[-1] == n - 1, indices
+    if result["dropped_frames"] == 0:
+        # nothing dropped: the first frame was presented too (under load the compositor may
+        # drop it, measured twice in 5 runs at load 10)
+        assert indices[0] == 0, indices
 
 
 @pytest.mark.e2e
