@@ -2,13 +2,17 @@
 
 import contextlib
 import gc
+import logging
 import os
+import socket
+import threading
 import time
 
 import numpy as np
 import pytest
 from _indexed import make_clip, read_index
 from _live import free_udp_port, live_sources
+from _servers import ServerProcess, free_port
 
 import gstreamer
 from gstreamer import Batch, ClosedError, MultiReader, PipelineError
@@ -234,3 +238,155 @@ def test_two_hundred_open_read_close_cycles_do_not_grow_memory(clips):
     gc.collect()
     grown = _rss_mb() - before
     assert grown < 20, f"RSS grew by {grown:.1f} MB"
+
+
+def test_reconnect_is_checked(clips):
+    with pytest.raises(gstreamer.ArgumentError, match="latest"):
+        MultiReader(clips[:1], size=(80, 60), reconnect=True)
+    with pytest.raises(gstreamer.ArgumentError, match="live sources"):
+        MultiReader(clips[:1], size=(80, 60), mode="latest", reconnect=True)
+    with pytest.raises(TypeError):
+        MultiReader(clips[:1], size=(80, 60), mode="latest", reconnect="yes")
+
+
+def level(frame: np.ndarray) -> int:
+    """The gray level of a frame of tests/_servers.py (it counts up by 4 a frame)."""
+    return int(np.median(frame))
+
+
+def restart(
+    i: int, server: ServerProcess, started: dict[int, float], failures: list[BaseException]
+) -> None:
+    """Start ``server`` again; note when it serves."""
+    try:
+        server.start()
+        started[i] = time.monotonic()
+    except BaseException as exc:
+        failures.append(exc)
+
+
+@pytest.mark.e2e
+def test_latest_heals_sources_killed_and_restarted(tmp_path, caplog):
+    """An RTSP server and a UDP sender in other processes are killed and restarted three
+    times: the looping file keeps flowing, each killed source is flagged within 2 s, and it
+    comes back ok=True with new frames after each restart."""
+    caplog.set_level(logging.INFO, logger="gstreamer")  # the timeline, if it fails
+    cycles = 3
+    rtsp = ServerProcess("rtsp", free_port())
+    udp = ServerProcess("udp", free_port(socket.SOCK_DGRAM))
+    clip = make_clip(tmp_path / "cam.mp4", 30, width=160, height=120)
+    servers = {0: rtsp, 1: udp}
+    flagged: dict[int, list[float]] = {0: [], 1: []}
+    back: dict[int, list[float]] = {0: [], 1: []}
+    with contextlib.ExitStack() as stack:
+        for server in servers.values():
+            server.start()
+            stack.callback(server.kill)
+        sources = [
+            rtsp_source(rtsp.url, latency=0),
+            udp_source(udp.port, latency=0),
+            os.fspath(clip),
+        ]
+        reader = stack.enter_context(
+            MultiReader(
+                sources,
+                size=(160, 120),
+                fps=30,
+                mode="latest",
+                loop=True,
+                stale=1.0,
+                # UDP has no connection to lose: a sender that stops is a stall
+                reconnect=gstreamer.Reconnect(stall=1.0),
+            )
+        )
+
+        def read_until(condition, limit: float, what: str, flowing: bool = True) -> Batch:
+            deadline = time.monotonic() + limit
+            while True:
+                batch = reader.read()
+                assert batch is not None
+                assert batch.ok[2] or not flowing, "the file stopped flowing"
+                if condition(batch):
+                    return batch
+                assert time.monotonic() < deadline, f"{what}: {batch.ok}, {reader.errors}"
+
+        # a new Python process per server, and their first key frames: slow on a busy machine
+        read_until(lambda b: b.ok.all(), 60, "not every source came up", flowing=False)
+        for _ in range(cycles):
+            before = reader.read()
+            assert before is not None and before.ok.all()
+            file_index = indices(before)[2]
+            for server in servers.values():
+                server.kill()
+            killed = time.monotonic()
+            pending = set(servers)
+            deadline = time.monotonic() + 10
+            while pending:
+                batch = read_until(lambda b: True, 10, "")
+                for i in sorted(pending):
+                    if not batch.ok[i]:
+                        flagged[i].append(time.monotonic() - killed)
+                        pending.discard(i)
+                assert time.monotonic() < deadline, f"not flagged: {pending}"
+            # the file keeps flowing while they are away
+            end = time.monotonic() + 2.0
+            while time.monotonic() < end:
+                batch = read_until(lambda b: True, 10, "")
+            assert indices(batch)[2] != file_index
+            old = {i: (level(batch.data[i]), int(batch.pts[i])) for i in servers}
+            # restart both in threads: batches keep coming while the servers start
+            started: dict[int, float] = {}
+            failures: list[BaseException] = []
+            threads = [
+                threading.Thread(target=restart, args=(i, s, started, failures), daemon=True)
+                for i, s in servers.items()
+            ]
+            for thread in threads:
+                thread.start()
+            pending = set(servers)
+            deadline = time.monotonic() + 90
+            while pending:
+                batch = read_until(lambda b: True, 10, "")
+                assert not failures, failures
+                for i in sorted(pending):
+                    if i in started and batch.ok[i]:
+                        back[i].append(time.monotonic() - started[i])
+                        pending.discard(i)
+                        assert (level(batch.data[i]), int(batch.pts[i])) != old[i]
+                assert time.monotonic() < deadline, f"not back: {pending}, {reader.errors}"
+            for thread in threads:
+                thread.join(60)
+        stats = reader.stats
+        assert reader.errors == [None, None, None]
+    for i in servers:
+        # the 2 s and ~3 s targets are measured by benchmarks/bench_multireader.py --reconnect;
+        # these bounds only allow for a machine busy with other work
+        assert max(flagged[i]) <= 2.0, (i, flagged[i])
+        assert max(back[i]) <= 15.0, (i, back[i])
+    assert stats[0].reconnects == cycles
+    assert cycles <= stats[1].reconnects <= cycles + 2  # UDP: a long gap is a stall too
+    assert stats[2].reconnects == 0 and stats[2].frames > 0
+    print("flagged after", flagged, "back after", back)
+
+
+@pytest.mark.e2e
+def test_latest_gives_up_after_the_attempts_and_raises_when_all_are_lost():
+    rtsp = ServerProcess("rtsp", free_port())
+    rtsp.start()
+    try:
+        sources = [rtsp_source(rtsp.url, latency=0)]
+        policy = gstreamer.Reconnect(attempts=2, backoff=0.2, max_backoff=0.2, stall=1.0)
+        with MultiReader(sources, size=(80, 60), mode="latest", reconnect=policy) as reader:
+            deadline = time.monotonic() + 60
+            while not reader.read().ok[0]:
+                assert time.monotonic() < deadline
+            rtsp.kill()
+            deadline = time.monotonic() + 60
+            with pytest.raises(gstreamer.ConnectionLostError) as info:
+                while True:
+                    reader.read()
+                    assert time.monotonic() < deadline, reader.errors
+            assert info.value.attempts == 2
+            assert isinstance(reader.errors[0], gstreamer.ConnectionLostError)
+    finally:
+        rtsp.kill()

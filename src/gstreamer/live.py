@@ -59,6 +59,7 @@ __all__ = [
     "LiveSource",
     "ReaderStats",
     "Reconnect",
+    "Schedule",
     "connection_lost",
     "endless_stream",
     "live_source",
@@ -277,38 +278,34 @@ def is_connection_error(error: PipelineError) -> bool:
     return error.domain == "gst-resource-error-quark" or isinstance(error, ConnectionLostError)
 
 
-class Healer:
-    """The reconnecting read of one :class:`~gstreamer.Reader` (see the module docs).
+class Schedule:
+    """Where one live source is in its :class:`Reconnect` schedule.
 
-    It drives the reader through its pipeline hooks: ``reader._open()`` builds and starts a
-    new pipeline, ``reader._drop_pipeline()`` tears the current one down (returning the
-    frames it held unread), ``reader._running()`` gives the current pipeline and puller, and
-    ``reader._deliver(frame)`` hands a frame out.
+    The bookkeeping shared by the healing read of a :class:`~gstreamer.Reader`
+    (:class:`Healer`) and the sources of a :class:`~gstreamer.MultiReader`: when the next
+    attempt is due, when the attempts have run out, and how many reconnections gave frames
+    again.
+
+    Parameters
+    ----------
+    policy : Reconnect
+    connectionless : bool
+        ``udpsrc``: no server to spare, and a sender that comes back is only heard while a
+        pipeline listens, so every attempt is made at once (no backoff).
     """
 
-    def __init__(self, policy: Reconnect, source: str, connectionless: bool = False) -> None:
+    def __init__(self, policy: Reconnect, connectionless: bool = False) -> None:
         self.policy = policy
-        self.source = source
-        # udpsrc: no server to spare, and a sender that comes back is only heard while a
-        # pipeline listens, so a stalled one is rebuilt at once (no backoff)
         self.connectionless = connectionless
         self.reconnects = 0
-        self.dropped = 0  # frames not read from pipelines already torn down
         self.attempt = 0  # attempts since the last frame
-        self.down = False  # no pipeline: the next step is an attempt
         self.recovering = False  # a loss happened and no frame came since
         self.next_attempt = 0.0
-        self.since = time.monotonic()  # last frame, or start of the current pipeline
         self.last_reason = ""
         self.last_error: Optional[PipelineError] = None
 
-    # -- losing and reopening --------------------------------------------------------
-
-    def lost(self, reader: Reader, reason: str, error: Optional[PipelineError] = None) -> None:
-        """The connection is gone: tear the pipeline down and schedule the next attempt."""
-        log.info("%s: connection lost (%s%s)", self.source, reason, f": {error}" if error else "")
-        self.dropped += reader._drop_pipeline()
-        self.down = True
+    def lose(self, reason: str, error: Optional[PipelineError] = None) -> None:
+        """The connection is gone (``reason``: "error", "end of stream" or "stall")."""
         self.recovering = True
         self.last_reason = reason
         if error is not None:
@@ -318,13 +315,71 @@ class Healer:
     def _delay(self, attempt: int) -> float:
         return 0.0 if self.connectionless else self.policy.delay(attempt)
 
+    @property
+    def exhausted(self) -> bool:
+        """Whether the policy's ``attempts`` have all been made since the last frame."""
+        attempts = self.policy.attempts
+        return attempts is not None and self.attempt >= attempts
+
+    def due(self) -> bool:
+        """Whether the next attempt may be made now."""
+        return time.monotonic() >= self.next_attempt
+
+    def attempting(self) -> int:
+        """Count an attempt that starts now; returns its number (1, 2...)."""
+        self.attempt += 1
+        return self.attempt
+
+    def attempt_failed(self, error: PipelineError) -> None:
+        """The attempt could not start a pipeline: schedule the next one."""
+        self.last_error = error
+        self.next_attempt = time.monotonic() + self._delay(self.attempt + 1)
+
+    def frame(self) -> bool:
+        """A frame arrived: reset the attempts; True when it ends a reconnection."""
+        self.attempt = 0
+        if not self.recovering:
+            return False
+        self.recovering = False
+        self.reconnects += 1
+        return True
+
+    def give_up(self, source: str) -> ConnectionLostError:
+        """The :class:`~gstreamer.ConnectionLostError` for attempts that ran out."""
+        return connection_lost(source, self.last_reason, self.last_error, self.attempt)
+
+
+class Healer(Schedule):
+    """The reconnecting read of one :class:`~gstreamer.Reader` (see the module docs).
+
+    It drives the reader through its pipeline hooks: ``reader._open()`` builds and starts a
+    new pipeline, ``reader._drop_pipeline()`` tears the current one down (returning the
+    frames it held unread), ``reader._running()`` gives the current pipeline and puller, and
+    ``reader._deliver(frame)`` hands a frame out.
+    """
+
+    def __init__(self, policy: Reconnect, source: str, connectionless: bool = False) -> None:
+        super().__init__(policy, connectionless)
+        self.source = source
+        self.dropped = 0  # frames not read from pipelines already torn down
+        self.down = False  # no pipeline: the next step is an attempt
+        self.since = time.monotonic()  # last frame, or start of the current pipeline
+
+    # -- losing and reopening --------------------------------------------------------
+
+    def lost(self, reader: Reader, reason: str, error: Optional[PipelineError] = None) -> None:
+        """The connection is gone: tear the pipeline down and schedule the next attempt."""
+        log.info("%s: connection lost (%s%s)", self.source, reason, f": {error}" if error else "")
+        self.dropped += reader._drop_pipeline()
+        self.down = True
+        self.lose(reason, error)
+
     def _give_up(self) -> ConnectionLostError:
-        return connection_lost(self.source, self.last_reason, self.last_error, self.attempt)
+        return self.give_up(self.source)
 
     def _reopen(self, reader: Reader, deadline: float, limit: float) -> None:
         """Wait for the next attempt (not past ``deadline``) and make it."""
-        attempts = self.policy.attempts
-        if attempts is not None and self.attempt >= attempts:
+        if self.exhausted:
             raise self._give_up()
         while True:
             now = time.monotonic()
@@ -338,15 +393,13 @@ class Healer:
                     f"(attempt {self.attempt + 1} in {self.next_attempt - now:.1f} s)"
                 )
             time.sleep(min(_SLICE, self.next_attempt - now, max(deadline - now, 0.0)))
-        self.attempt += 1
-        log.info("%s: reconnect attempt %d", self.source, self.attempt)
+        log.info("%s: reconnect attempt %d", self.source, self.attempting())
         try:
             reader._open()
         except (ParseError, MissingElementError):
             raise
         except PipelineError as exc:
-            self.last_error = exc
-            self.next_attempt = time.monotonic() + self._delay(self.attempt + 1)
+            self.attempt_failed(exc)
             return
         self.down = False
         self.since = time.monotonic()
@@ -374,10 +427,7 @@ class Healer:
             frame = puller.pull(min(max(remaining, 0.0), _SLICE))
             if frame is not None:
                 self.since = time.monotonic()
-                self.attempt = 0
-                if self.recovering:
-                    self.recovering = False
-                    self.reconnects += 1
+                if self.frame():
                     log.info("%s: frames are back (reconnect %d)", self.source, self.reconnects)
                 return reader._deliver(frame)
             if puller.is_eos and pipeline.error is None:

@@ -14,6 +14,13 @@ batch is assembled from the appsinks in the caller's thread. Two modes:
 * ``"latest"`` (live sources): each batch holds the newest frame of every source. A source
   that errors, ends or sends nothing for ``stale`` seconds is flagged ``ok=False`` while the
   others keep flowing.
+
+With ``reconnect=True`` (or a :class:`~gstreamer.Reconnect`), ``"latest"`` mode heals its live
+sources as a :class:`~gstreamer.Reader` does (:mod:`gstreamer.live`): a live source whose bin
+reports an error, ends its stream or gives no frame for the policy's ``stall`` seconds has its
+bin taken out of the pipeline and a new one built from the same description, on the policy's
+schedule, while the other sources keep flowing. It is ``ok=True`` again with its first new
+frame.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _gi
+from . import _gi, live
 from ._lifecycle import Lifecycle, Readable, State, weak_method
 from ._time import fps_fraction
 from .appsink import AppSinkPuller
@@ -43,12 +50,15 @@ from .errors import (
     ArgumentTypeError,
     CapsError,
     ClosedError,
+    MissingElementError,
+    ParseError,
     PipelineError,
     TimeoutError,
     from_gerror,
 )
 from .frame import Frame
-from .pipeline import GstPipeline, shutdown_quietly
+from .live import ReaderStats, Reconnect, Schedule
+from .pipeline import GstPipeline, parse_launch, shutdown_quietly
 from .reader import _SLICE, Source, _build, _classify, _converts, _tune_decoder
 
 __all__ = ["Batch", "MultiReader"]
@@ -106,12 +116,20 @@ class Batch:
 class _Slot:
     """What the reader knows about one source."""
 
-    def __init__(self, index: int, source: Source, kind: str) -> None:
+    def __init__(self, index: int, source: Source, kind: str, description: str) -> None:
         self.index = index
         self.source = source
         self.kind = kind  # "file", "uri", "fragment"
+        self.description = description  # the bin's part of the pipeline
+        self.bin: Any = None  # the current bin (a new one after each reconnection)
         self.puller: Optional[AppSinkPuller] = None
         self.sink: Any = None
+        self.schedule: Optional[Schedule] = None  # live sources with reconnect=
+        self.down = False  # reconnecting: no bin; the next step is an attempt
+        self.gave_up = False  # reconnect attempts ran out
+        self.since = time.monotonic()  # last frame, or start of the current bin
+        self.frames = 0  # frames taken from its appsinks
+        self.dropped = 0  # frames that reached appsinks already torn down, never taken
         self.head: Optional[Frame] = None  # sync mode: pulled, not yet batched
         self.last: Optional[np.ndarray] = None
         self.pts = _NO_PTS
@@ -138,13 +156,13 @@ class _BranchPipeline(GstPipeline):
 
     def _on_error_message(self, message: Any) -> None:
         reader = self._reader()
-        index = _branch_of(message.src, self.pipeline)
+        bin, index = _branch_of(message.src, self.pipeline)
         if reader is None or index is None:
             super()._on_error_message(message)
             return
         gerror, debug = message.parse_error()
         name = message.src.get_name() if message.src is not None else None
-        reader._branch_failed(index, from_gerror(gerror, debug, name))
+        reader._branch_failed(index, from_gerror(gerror, debug, name), bin)
 
     def on_error(self, bus: Any, message: Any) -> None:
         """Main loop: errors are the reader's to report (per source), not logged here."""
@@ -157,15 +175,15 @@ class _BranchPipeline(GstPipeline):
         self.log.debug("%s: %s %s", self, warn.message, debug)
 
 
-def _branch_of(element: Any, pipeline: Any) -> Optional[int]:
-    """The source index of the bin ``element`` is in, or None."""
+def _branch_of(element: Any, pipeline: Any) -> tuple[Any, Optional[int]]:
+    """The source bin ``element`` is in and its index, or ``(None, None)``."""
     while element is not None:
         parent = element.get_parent()
         if parent is pipeline:
             m = _BIN_RE.match(element.get_name() or "")
-            return int(m.group(1)) if m else None
+            return (element, int(m.group(1))) if m else (None, None)
         element = parent
-    return None
+    return (None, None)
 
 
 class MultiReader(Lifecycle, Readable[Batch]):
@@ -198,17 +216,28 @@ class MultiReader(Lifecycle, Readable[Batch]):
     timeout : float
         ``"sync"``: seconds to wait for a source's next frame; ``"latest"``: seconds to wait
         for the first frame of any source.
+    reconnect : bool or Reconnect
+        ``"latest"`` only: heal the live sources (``rtsp://``, ``srt://``, the
+        :mod:`gstreamer.streaming` ``*_source`` parts, any part with a network source
+        element): a source that fails, ends or gives no frame for ``stall`` seconds is
+        rebuilt on the :class:`~gstreamer.Reconnect` schedule (``True`` is ``Reconnect()``:
+        for ever, 1 s backoff). Other sources (files, test sources) are read as without it.
 
     Notes
     -----
-    Healing a dead live source (reconnecting) is not done yet: a source flagged ``ok=False``
-    stays so until the reader is closed.
-
     In ``"sync"`` mode an error of any source is raised by the next :meth:`read`; iteration
     ends once every source has ended (sources that ended early keep their last frame, flagged
     ``ok=False``). In ``"latest"`` mode errors only flag their source (see :attr:`errors`);
     iteration ends when every source has ended or failed, and if every source failed the
     first error is raised.
+
+    With ``reconnect``, a source being rebuilt is flagged ``ok=False`` and keeps its last
+    frame; :attr:`errors` holds None for it while attempts remain. When the policy's
+    ``attempts`` run out (without a frame between them) the source is lost for good: its
+    :attr:`errors` entry becomes a :class:`~gstreamer.ConnectionLostError` and it stays
+    ``ok=False``, while the others keep flowing. :meth:`read` raises that
+    :class:`~gstreamer.ConnectionLostError` only once every source is lost (or ended).
+    :attr:`stats` counts each source's reconnections.
     """
 
     def __init__(
@@ -222,6 +251,7 @@ class MultiReader(Lifecycle, Readable[Batch]):
         stale: float = 1.0,
         loop: bool = False,
         timeout: float = 10.0,
+        reconnect: Union[bool, Reconnect, None] = None,
     ) -> None:
         if isinstance(sources, (str, os.PathLike)):
             raise ArgumentTypeError("sources must be a sequence of sources, not one source")
@@ -235,6 +265,11 @@ class MultiReader(Lifecycle, Readable[Batch]):
             raise ArgumentError(f"size must be two positive ints (width, height), not {size!r}")
         if loop and mode != "latest":
             raise ArgumentError("loop=True only applies to mode='latest'")
+        healing = live.policy(reconnect)
+        if healing is not None and mode != "latest":
+            raise ArgumentError(
+                "reconnect= only applies to mode='latest' (in 'sync' mode an error is raised)"
+            )
         self.sources = sources
         self.size = (width, height)
         self.format = format
@@ -247,14 +282,24 @@ class MultiReader(Lifecycle, Readable[Batch]):
         parts: list[str] = []
         self._slots: list[_Slot] = []
         for i, source in enumerate(sources):
-            if _classify(source)[0] == "pipeline":
+            kind, value = _classify(source)
+            if kind == "pipeline":
                 raise ArgumentError(
                     f"source {i} is a complete pipeline with an appsink; give MultiReader the "
                     "part before the appsink"
                 )
             where, description = _build(source, format, width, height, branch_fps, None, None)
-            self._slots.append(_Slot(i, source, where))
-            parts.append(f"( name=multireader-src{i} {description} )")
+            slot = _Slot(i, source, where, f"( name=multireader-src{i} {description} )")
+            what = live.live_source(kind, value, healing is not None)
+            if healing is not None and what is not None and what.eos_is_loss:
+                slot.schedule = Schedule(healing, connectionless=what.what == "udpsrc")
+            self._slots.append(slot)
+            parts.append(slot.description)
+        if healing is not None and all(slot.schedule is None for slot in self._slots):
+            raise ArgumentError(
+                "reconnect= applies to live sources (rtsp://, srt://, or a pipeline part with "
+                f"{', '.join(live.LIVE_ELEMENTS)}), and none of {sources!r} is one"
+            )
         self.description = " ".join(parts)
         self._lock = threading.RLock()
         self._new_frame = threading.Condition()
@@ -278,43 +323,50 @@ class MultiReader(Lifecycle, Readable[Batch]):
     # -- set-up (called by the pipeline before PLAYING) ----------------------------------
 
     def _configure(self, pipeline: GstPipeline) -> None:
-        Gst = _gi.Gst()
         _gi.GstApp()  # appsink's methods come with its typelib
-        latest = self.mode == "latest"
-        if not latest:
+        if self.mode != "latest":
             pipeline.pipeline.connect("deep-element-added", _tune_decoder)
         for slot in self._slots:
-            bin = pipeline.get_by_name(f"multireader-src{slot.index}")
-            sink = bin.get_by_name("sink")
-            if latest:
-                # a source's slow start (decodebin waits for data) stays inside its own bin
-                bin.set_property("async-handling", True)
-            slot.sink = sink
-            slot.puller = AppSinkPuller(
-                sink,
-                max_buffers=1 if latest else 4,
-                leaky=latest,
-                copy=False,
-                # the branch's appsink takes decoded YUV for RGB-like formats (see Reader)
-                convert_to=self.format if _converts(self.format) else None,
-            )
-            if latest:
-                # no sink waits for a first frame (preroll): the pipeline reaches PLAYING
-                # whatever each source does, and a file loops without a state change
-                sink.set_property("async", False)
-            if latest and slot.is_file:
-                sink.set_property("sync", True)  # a file plays at its own rate, as a camera
-                if self.loop:
-                    sink.get_static_pad("sink").add_probe(
-                        Gst.PadProbeType.EVENT_FLUSH, _keep_time_on_flush
-                    )
-            if latest:
-                pad = sink.get_static_pad("sink")
-                pad.add_probe(Gst.PadProbeType.BUFFER, _on_buffer, weakref.ref(self), slot)
+            self._setup_branch(slot, pipeline.get_by_name(f"multireader-src{slot.index}"))
 
-    def _branch_failed(self, index: int, error: PipelineError) -> None:
-        """Streaming thread: source ``index`` posted an error."""
+    def _setup_branch(self, slot: _Slot, bin: Any) -> None:
+        """Take the appsink of ``slot``'s (new) bin."""
+        Gst = _gi.Gst()
+        latest = self.mode == "latest"
+        sink = bin.get_by_name("sink")
+        if latest:
+            # a source's slow start (decodebin waits for data) stays inside its own bin
+            bin.set_property("async-handling", True)
+        slot.bin = bin
+        slot.sink = sink
+        slot.puller = AppSinkPuller(
+            sink,
+            max_buffers=1 if latest else 4,
+            leaky=latest,
+            copy=False,
+            # the branch's appsink takes decoded YUV for RGB-like formats (see Reader)
+            convert_to=self.format if _converts(self.format) else None,
+        )
+        if latest:
+            # no sink waits for a first frame (preroll): the pipeline reaches PLAYING
+            # whatever each source does, and a file loops without a state change
+            sink.set_property("async", False)
+        if latest and slot.is_file:
+            sink.set_property("sync", True)  # a file plays at its own rate, as a camera
+            if self.loop:
+                sink.get_static_pad("sink").add_probe(
+                    Gst.PadProbeType.EVENT_FLUSH, _keep_time_on_flush
+                )
+        if latest:
+            pad = sink.get_static_pad("sink")
+            pad.add_probe(Gst.PadProbeType.BUFFER, _on_buffer, weakref.ref(self), slot)
+
+    def _branch_failed(self, index: int, error: PipelineError, bin: Any = None) -> None:
+        """Streaming thread: the bin ``bin`` of source ``index`` posted an error."""
         slot = self._slots[index]
+        if bin is not None and slot.bin is not None and bin is not slot.bin:
+            log.debug("MultiReader source %d: error of a replaced bin: %s", index, error)
+            return
         if slot.error is None:
             error.hint = error.hint or f"source {index}: {slot.source!r}"
             slot.error = error
@@ -328,6 +380,26 @@ class MultiReader(Lifecycle, Readable[Batch]):
     def errors(self) -> list[Optional[PipelineError]]:
         """The error of each source (None for sources without one)."""
         return [slot.error for slot in self._slots]
+
+    @property
+    def stats(self) -> list[ReaderStats]:
+        """Each source's :class:`~gstreamer.live.ReaderStats`.
+
+        ``frames``: frames taken into batches; ``dropped``: frames that reached the source's
+        appsink and were replaced by a newer one before a batch took them (``"latest"``), or
+        were left in a bin torn down; ``reconnects``: reconnections that gave frames again;
+        ``last_frame_age``: seconds since its last frame came out of its appsink.
+        """
+        now = time.monotonic()
+        return [
+            ReaderStats(
+                frames=slot.frames,
+                dropped=slot.dropped + _unread(slot.puller),
+                reconnects=slot.schedule.reconnects if slot.schedule is not None else 0,
+                last_frame_age=None if slot.last is None else max(0.0, now - slot.arrived),
+            )
+            for slot in self._slots
+        ]
 
     @property
     def batches_read(self) -> int:
@@ -451,9 +523,12 @@ class MultiReader(Lifecycle, Readable[Batch]):
         while True:
             self._take_newest()
             if all(s.ended or s.error is not None for s in self._slots):
-                errors = [s.error for s in self._slots if s.error is not None]
+                errors: list[PipelineError] = []
+                for slot in self._slots:
+                    if slot.error is not None:
+                        errors.append(slot.error)
                 if len(errors) == len(self._slots):
-                    raise errors[0]  # type: ignore[misc]
+                    raise errors[0]
                 return None
             now = time.monotonic()
             if all(s.last is None for s in self._slots):
@@ -478,7 +553,9 @@ class MultiReader(Lifecycle, Readable[Batch]):
 
     def _take_newest(self) -> None:
         for slot in self._slots:
-            if slot.error is not None and slot.puller is not None:
+            if slot.schedule is not None:
+                self._heal(slot, slot.schedule)
+            elif slot.error is not None and slot.puller is not None:
                 self._remove_branch(slot)
             puller = slot.puller
             if puller is None or slot.ended:
@@ -496,11 +573,61 @@ class MultiReader(Lifecycle, Readable[Batch]):
                 slot.pts = _NO_PTS if frame.pts is None else frame.pts
                 slot.arrived = arrived if arrived is not None else time.monotonic()
                 slot.fresh = True
+                slot.frames += 1
+                slot.since = time.monotonic()
+                if slot.schedule is not None and slot.schedule.frame():
+                    log.info(
+                        "MultiReader source %d: frames are back (reconnect %d)",
+                        slot.index,
+                        slot.schedule.reconnects,
+                    )
             elif puller.is_eos:
                 if self.loop and slot.is_file and slot.error is None:
                     self._restart(slot)
-                else:
+                elif slot.schedule is None:
                     slot.ended = True
+
+    def _heal(self, slot: _Slot, schedule: Schedule) -> None:
+        """Reconnect: notice that ``slot``'s live source is lost, and rebuild its bin."""
+        if slot.down:
+            if not schedule.due():
+                return
+            if schedule.exhausted:  # lost for good: flagged, and counted as failed
+                slot.down = False
+                slot.gave_up = True
+                slot.error = schedule.give_up(str(slot.source))
+                log.info("MultiReader source %d: %s", slot.index, slot.error)
+                return
+            log.info(
+                "MultiReader source %d: reconnect attempt %d", slot.index, schedule.attempting()
+            )
+            try:
+                self._add_branch(slot)
+            except (ParseError, MissingElementError):
+                raise
+            except PipelineError as exc:
+                schedule.attempt_failed(exc)
+            return
+        if slot.gave_up or slot.puller is None:
+            return
+        if slot.error is not None:
+            reason, error = "error", slot.error
+        elif slot.puller.is_eos:
+            reason, error = "end of stream", None
+        elif time.monotonic() - slot.since > schedule.policy.stall:
+            reason, error = "stall", None
+        else:
+            return
+        log.info(
+            "MultiReader source %d: connection lost (%s%s)",
+            slot.index,
+            reason,
+            f": {error}" if error else "",
+        )
+        self._remove_branch(slot)
+        slot.error = None  # the schedule keeps it; the source is not failed while it heals
+        slot.down = True
+        schedule.lose(reason, error)
 
     def _remove_branch(self, slot: _Slot) -> None:
         """Take a failed source's bin out of the pipeline, so it cannot hold up the others.
@@ -511,12 +638,11 @@ class MultiReader(Lifecycle, Readable[Batch]):
         """
         Gst = _gi.Gst()
         pipeline = self._pipeline
+        slot.dropped += _unread(slot.puller)
         slot.puller = None
         slot.sink = None
-        if pipeline is None or pipeline.pipeline is None:
-            return
-        bin = pipeline.pipeline.get_by_name(f"multireader-src{slot.index}")
-        if bin is None:
+        bin, slot.bin = slot.bin, None
+        if pipeline is None or pipeline.pipeline is None or bin is None:
             return
         bin.set_locked_state(True)
         bin.set_state(Gst.State.NULL)
@@ -524,6 +650,20 @@ class MultiReader(Lifecycle, Readable[Batch]):
         # a failure on the way to PLAYING left the pipeline in PAUSED: go on without it
         pipeline.pipeline.set_state(Gst.State.PLAYING)
         log.debug("MultiReader: removed failed source %d", slot.index)
+
+    def _add_branch(self, slot: _Slot) -> None:
+        """Build a new bin for ``slot`` from its description and start it in the pipeline."""
+        pipeline = self._pipeline
+        assert pipeline is not None and pipeline.pipeline is not None
+        bin = parse_launch(slot.description)
+        self._setup_branch(slot, bin)
+        slot.since = time.monotonic()
+        slot.down = False
+        pipeline.pipeline.add(bin)
+        if not bin.sync_state_with_parent():
+            self._remove_branch(slot)
+            slot.down = True
+            raise PipelineError(f"source {slot.index}: its new bin did not start")
 
     def _restart(self, slot: _Slot) -> None:
         """Play a file source again from its start (``loop=True``)."""
@@ -563,7 +703,9 @@ class MultiReader(Lifecycle, Readable[Batch]):
                 data[i] = slot.last
                 pts[i] = slot.pts
                 age[i] = max(0.0, now - slot.arrived)
-            healthy = slot.error is None and not slot.ended and slot.last is not None
+            healthy = (
+                slot.error is None and not slot.ended and not slot.down and slot.last is not None
+            )
             if self.mode == "sync":
                 ok[i] = healthy and slot.fresh
             else:
@@ -624,6 +766,15 @@ def _keep_time_on_flush(pad: Any, info: Any) -> Any:
         pad.send_event(Gst.Event.new_flush_stop(False))
         return Gst.PadProbeReturn.DROP
     return Gst.PadProbeReturn.OK
+
+
+def _unread(puller: Optional[AppSinkPuller]) -> int:
+    """Frames an appsink took in that were never pulled (dropped, or still queued)."""
+    if puller is None:
+        return 0
+    stats = puller.appsink.get_property("stats")
+    ok, rendered = stats.get_uint64("rendered")
+    return max(0, int(rendered) - puller.pulled) if ok else 0
 
 
 def _one_array(frame: Frame, slot: _Slot) -> np.ndarray:
