@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/reconnect_soak.py [--cycles 50] [--json] [--save]
+    .venv/bin/python benchmarks/reconnect_soak.py --multireader [--kind rtsp] [--cycles 20]
 
 A TCP server (:class:`gstreamer.streaming.TcpServer`, MPEG-TS) in another process drops every
 client every 20 frames (tcpserversink's ``clear``); a ``Reader(tcp_source(...),
@@ -12,6 +13,14 @@ descriptors (``/proc/self/fd``) and RSS are taken (the fewest threads and fds of
 as GLib keeps idle pool threads for a moment); again after ``--cycles`` more. Goals:
 threads +/- 0, fds +/- 2, RSS + < 10 MB. ``--save`` writes the table to
 ``benchmarks/results/reconnect_soak.md``.
+
+``--multireader`` does the same with a ``MultiReader(mode="latest", reconnect=...)`` of that
+live source and a looping file: each loss takes the source's bin out of the running pipeline
+and adds a new one. ``--kind rtsp`` uses an RTSP server process instead, killed and restarted
+for every cycle (slower: a new process each time). It also reports, per cycle, the seconds
+from the loss (the kill) to the flag (``ok=False``) and from the server's restart to the
+first fresh frame (``ok=True``). ``--save`` writes
+``benchmarks/results/reconnect_soak_multireader_<kind>.md``.
 """
 
 from __future__ import annotations
@@ -99,20 +108,124 @@ def run(cycles: int) -> dict[str, float]:
     }
 
 
+def run_multireader(cycles: int, kind: str) -> dict[str, float]:
+    import socket
+    import tempfile
+
+    from _indexed import make_clip
+    from _servers import ServerProcess, free_port
+
+    import gstreamer
+    from gstreamer.streaming import rtsp_source, tcp_source
+
+    folder = tempfile.mkdtemp()
+    clip = make_clip(os.path.join(folder, "cam.mp4"), 30, width=160, height=120)
+    port = free_port(socket.SOCK_STREAM)
+    server = ServerProcess(kind, port)
+    server.start()
+    source = rtsp_source(server.url, latency=0) if kind == "rtsp" else tcp_source("127.0.0.1", port)
+    reader = gstreamer.MultiReader(
+        [source, clip],
+        size=(160, 120),
+        fps=30,
+        mode="latest",
+        loop=True,
+        reconnect=gstreamer.Reconnect(stall=2.0),
+    )
+
+    class Batches:  # settled() reads through this
+        def read(self) -> object:
+            batch = reader.read()
+            assert batch is not None and batch.ok[1], "the file stopped flowing"
+            return batch
+
+    flagged: list[float] = []
+    back: list[float] = []
+    batches = Batches()
+    try:
+        frames = 0
+        before = None
+        start = time.monotonic()
+        deadline = time.monotonic() + 60
+        while not reader.read().ok.all():  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the source did not come up"
+        while reader.stats[0].reconnects < WARMUP + cycles:
+            if before is None and reader.stats[0].reconnects >= WARMUP:
+                before = settled(batches)
+                start = time.monotonic()
+            if kind == "rtsp":
+                server.kill()
+                killed = time.monotonic()
+                while batches.read().ok[0]:  # type: ignore[attr-defined]
+                    assert time.monotonic() - killed < 30, "not flagged"
+                flagged.append(time.monotonic() - killed)
+                server.start()
+                restarted = time.monotonic()
+                while not batches.read().ok[0]:  # type: ignore[attr-defined]
+                    assert time.monotonic() - restarted < 60, "not back"
+                back.append(time.monotonic() - restarted)
+                for _ in range(10):
+                    batches.read()
+            else:
+                batches.read()
+            frames += 1
+        after = settled(batches)
+        elapsed = time.monotonic() - start
+        stats = reader.stats
+    finally:
+        reader.close()
+        server.kill()
+    assert before is not None
+    result: dict[str, float] = {
+        "cycles": cycles,
+        "reconnects": stats[0].reconnects - WARMUP,
+        "frames": stats[0].frames,
+        "seconds": round(elapsed, 1),
+        "threads_before": before[0],
+        "threads_after": after[0],
+        "threads_delta": after[0] - before[0],
+        "fds_before": before[1],
+        "fds_after": after[1],
+        "fds_delta": after[1] - before[1],
+        "rss_before_mb": round(before[2], 1),
+        "rss_after_mb": round(after[2], 1),
+        "rss_delta_mb": round(after[2] - before[2], 1),
+    }
+    if flagged:
+        result.update(
+            flagged_max=round(max(flagged), 2),
+            flagged_median=round(sorted(flagged)[len(flagged) // 2], 2),
+            back_max=round(max(back), 2),
+            back_median=round(sorted(back)[len(back) // 2], 2),
+        )
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cycles", type=int, default=50)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--save", action="store_true")
+    parser.add_argument("--multireader", action="store_true", help="a MultiReader's source")
+    parser.add_argument("--kind", choices=["tcp-drop", "rtsp"], default="tcp-drop")
     args = parser.parse_args(argv)
-    r = run(args.cycles)
+    if args.multireader:
+        r = run_multireader(args.cycles, args.kind)
+        what = f"MultiReader reconnect soak ({args.kind} source and a looping file)"
+        out = f"reconnect_soak_multireader_{args.kind}.md"
+    else:
+        r = run(args.cycles)
+        what = "Reconnect soak"
+        out = "reconnect_soak.md"
     ok = r["threads_delta"] == 0 and abs(r["fds_delta"]) <= 2 and r["rss_delta_mb"] < 10
+    if "flagged_max" in r:
+        ok = ok and r["flagged_max"] <= 2.0
     if args.json:
         print(json.dumps(r))
         return 0 if ok else 1
     text = "\n".join(
         [
-            f"Reconnect soak: {r['reconnects']} reconnect cycles in {r['seconds']} s "
+            f"{what}: {r['reconnects']} reconnect cycles in {r['seconds']} s "
             f"({r['frames']} frames read)",
             "",
             "| | before | after | change | goal |",
@@ -122,13 +235,23 @@ def main(argv: list[str] | None = None) -> int:
             f"| open fds | {r['fds_before']} | {r['fds_after']} | {r['fds_delta']:+d} | +/- 2 |",
             f"| RSS (MB) | {r['rss_before_mb']} | {r['rss_after_mb']} | "
             f"{r['rss_delta_mb']:+.1f} | < +10 |",
+            *(
+                [
+                    f"| flagged after kill (s) | median {r['flagged_median']} | max "
+                    f"{r['flagged_max']} | | <= 2 |",
+                    f"| ok again after restart (s) | median {r['back_median']} | max "
+                    f"{r['back_max']} | | ~3 |",
+                ]
+                if "flagged_max" in r
+                else []
+            ),
             "",
             "result: " + ("pass" if ok else "FAIL"),
         ]
     )
     print(text)
     if args.save:
-        (HERE / "results" / "reconnect_soak.md").write_text(text + "\n")
+        (HERE / "results" / out).write_text(text + "\n")
     return 0 if ok else 1
 
 

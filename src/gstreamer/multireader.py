@@ -164,6 +164,19 @@ class _BranchPipeline(GstPipeline):
         name = message.src.get_name() if message.src is not None else None
         reader._branch_failed(index, from_gerror(gerror, debug, name), bin)
 
+    def drain(self) -> None:
+        """Free the bus messages nobody pops (when no main loop watches this bus).
+
+        The sync handler has recorded what matters; a message left queued keeps its element
+        alive, so source bins replaced by ``reconnect`` (their sockets, threads and buffers)
+        would never be freed.
+        """
+        bus = self._bus
+        if self._watch_ids or bus is None:
+            return
+        while bus.pop() is not None:
+            pass
+
     def on_error(self, bus: Any, message: Any) -> None:
         """Main loop: errors are the reader's to report (per source), not logged here."""
         err, debug = message.parse_error()
@@ -552,6 +565,8 @@ class MultiReader(Lifecycle, Readable[Batch]):
         return self._assemble(time.monotonic())
 
     def _take_newest(self) -> None:
+        if isinstance(self._pipeline, _BranchPipeline):
+            self._pipeline.drain()
         for slot in self._slots:
             if slot.schedule is not None:
                 self._heal(slot, slot.schedule)
