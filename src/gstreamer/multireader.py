@@ -718,8 +718,10 @@ class MultiReader(Lifecycle, Readable[Batch]):
                 data[i] = slot.last
                 pts[i] = slot.pts
                 age[i] = max(0.0, now - slot.arrived)
+            # a source that reconnects is not ok again before a frame of its new bin
+            healing = slot.down or (slot.schedule is not None and slot.schedule.recovering)
             healthy = (
-                slot.error is None and not slot.ended and not slot.down and slot.last is not None
+                slot.error is None and not slot.ended and not healing and slot.last is not None
             )
             if self.mode == "sync":
                 ok[i] = healthy and slot.fresh
