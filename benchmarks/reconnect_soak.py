@@ -30,6 +30,7 @@ import gc
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -159,7 +160,11 @@ def run_multireader(cycles: int, kind: str) -> dict[str, float]:
                 while batches.read().ok[0]:  # type: ignore[attr-defined]
                     assert time.monotonic() - killed < 30, "not flagged"
                 flagged.append(time.monotonic() - killed)
-                server.start()
+                # start it in a thread: batches keep coming (and the file loops) meanwhile
+                starting = threading.Thread(target=server.start, daemon=True)
+                starting.start()
+                while starting.is_alive():
+                    batches.read()
                 restarted = time.monotonic()
                 while not batches.read().ok[0]:  # type: ignore[attr-defined]
                     assert time.monotonic() - restarted < 60, "not back"

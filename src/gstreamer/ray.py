@@ -254,6 +254,14 @@ def _coded_size(index: FrameIndex) -> tuple[int, int]:
     return (width, height) if ok_w and ok_h else (0, 0)
 
 
+def _default_blocks(files: int) -> int:
+    """Blocks to ask Ray for: every CPU of the cluster busy twice over, or one per file."""
+    if not ray.is_initialized():
+        ray.init()  # as ray.data.read_datasource does
+    cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+    return max(files, 2 * max(1, cpus))
+
+
 def read_videos(
     paths: Union[Path, Sequence[Path]],
     *,
@@ -286,7 +294,9 @@ def read_videos(
     min_frames_per_task : int
         Frames a read task gets at least when a long file is cut into ranges.
     override_num_blocks : int, optional
-        Ask for this many read tasks (else Ray chooses).
+        Ask Ray for this many blocks. By default ``max(files, 2 * CPUs of the cluster)``:
+        one read task per file, long files cut into frame ranges until every CPU has work
+        (see Notes).
     **read_args
         Passed to ``ray.data.read_datasource`` (``num_cpus``, ``concurrency``, ...).
 
@@ -295,6 +305,19 @@ def read_videos(
     ray.data.Dataset
         Columns ``frame`` (uint8 ``(H, W, C)``), ``frame_index`` (int64, the frame's number in
         its file), and ``frame_timestamp`` / ``path`` when asked for.
+
+    Notes
+    -----
+    Left to itself, Ray asks a datasource for at least ``DataContext.read_op_min_num_blocks``
+    (200) blocks, fewer only when the estimated size is under 200 MiB. Decoded video is
+    large, so Ray asks for 200; a read task per file cannot give that many, and Ray then cuts
+    every task's output into many small blocks (``SplitBlocks``), which costs more CPU than
+    the decoding saves (see ``benchmarks/results/ray.md``). :func:`read_videos` therefore
+    asks for as many blocks as the cluster has CPUs to keep busy (twice its CPUs, as Ray's own
+    floor) or one per file, whichever is more. Ray still cuts blocks larger than
+    ``DataContext.target_max_block_size``. (``ray.data.read_datasource(VideoDatasource(...))``
+    keeps Ray's planning.) Ray is started (``ray.init()``) if it is not, as Ray Data's
+    readers do.
     """
     source = VideoDatasource(
         paths,
@@ -305,6 +328,8 @@ def read_videos(
         format=format,
         min_frames_per_task=min_frames_per_task,
     )
+    if override_num_blocks is None and read_args.get("parallelism", -1) == -1:
+        override_num_blocks = _default_blocks(len(source.paths))
     if override_num_blocks is not None:
         read_args["override_num_blocks"] = override_num_blocks
     dataset: Dataset = ray.data.read_datasource(source, **read_args)
