@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
-from . import _gi
+from . import _colour, _gi
 from ._lifecycle import Lifecycle, State
 from ._timeline import is_decoder
 from .appsink import AppSinkPuller
@@ -44,7 +44,15 @@ from .errors import (
 from .frame import Frame
 from .index import FrameIndex, frame_index
 from .pipeline import GstPipeline, quote, shutdown_quietly
-from .reader import _AUTO_ROTATE, _URI_RE, _check_rotate, _cores, _media_kind, _tune_decoder
+from .reader import (
+    _AUTO_ROTATE,
+    _CONVERT,
+    _URI_RE,
+    _check_rotate,
+    _cores,
+    _media_kind,
+    _tune_decoder,
+)
 
 if TYPE_CHECKING:
     from .probe import MediaInfo
@@ -181,7 +189,7 @@ class VideoFile(Lifecycle):
         ]
         if rotate == "auto":
             parts.append(_AUTO_ROTATE)
-        parts.append(f"videoconvert n-threads={n}")
+        parts.append(f"videoconvert name={_CONVERT} n-threads={n}")
         if width is not None or height is not None:
             parts.append(f"videoscale n-threads={n}")
         parts += [caps, "appsink name=sink sync=false enable-last-sample=false"]
@@ -341,6 +349,11 @@ class VideoFile(Lifecycle):
         def configure(pipeline: GstPipeline) -> None:
             pipeline.pipeline.connect("deep-element-added", _tune_decoder)
             pipeline.pipeline.connect("deep-element-added", gate.element_added)
+            # the colours of the Reader (and FFmpeg): the stream's own tags, untagged as
+            # limited-range BT.601 (see gstreamer._colour)
+            pipeline.pipeline.connect("deep-element-added", _colour.prefer_stream_tags)
+            convert = pipeline.get_by_name(_CONVERT)
+            _colour.pin_colorimetry(convert.get_static_pad("sink"), None)
             Gst = _gi.Gst()
             pad = pipeline.get_by_name("gate").get_static_pad("src")
             pad.add_probe(Gst.PadProbeType.BUFFER, gate.probe)
