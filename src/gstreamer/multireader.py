@@ -377,7 +377,7 @@ class MultiReader(Lifecycle, Readable[Batch]):
     def _branch_failed(self, index: int, error: PipelineError, bin: Any = None) -> None:
         """Streaming thread: the bin ``bin`` of source ``index`` posted an error."""
         slot = self._slots[index]
-        if bin is not None and slot.bin is not None and bin is not slot.bin:
+        if bin is not None and bin is not slot.bin:  # a bin taken out: stale
             log.debug("MultiReader source %d: error of a replaced bin: %s", index, error)
             return
         if slot.error is None:
