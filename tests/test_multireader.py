@@ -160,6 +160,9 @@ def test_latest_loops_a_file(tmp_path):
                 restarts += 1
             previous = index
             assert batch.ok[0]
+        stats = reader.stats[0]
+        assert stats.reconnects == 0 and stats.frames >= 10
+        assert 0 <= stats.last_frame_age < 5
 
 
 def test_latest_ends_when_every_file_ended(tmp_path):
