@@ -188,11 +188,27 @@ class _BranchPipeline(GstPipeline):
         self.log.debug("%s: %s %s", self, warn.message, debug)
 
 
+def _failed(slot: _Slot) -> bool:
+    """Whether ``slot`` failed for good.
+
+    A healing source's error (set by its streaming thread at any moment) is only the start of
+    a reconnect until its schedule gives up.
+    """
+    if slot.error is None:
+        return False
+    return slot.schedule is None or slot.gave_up
+
+
 def _branch_of(element: Any, pipeline: Any) -> tuple[Any, Optional[int]]:
-    """The source bin ``element`` is in and its index, or ``(None, None)``."""
+    """The source bin ``element`` is in and its index, or ``(None, None)``.
+
+    A bin that ``reconnect`` has just taken out of the pipeline has no parent any more, but
+    its elements may still post an error (an rtspsrc failing to connect as it is removed):
+    such a top-level source bin is returned as well, and the reader sees it is stale.
+    """
     while element is not None:
         parent = element.get_parent()
-        if parent is pipeline:
+        if parent is pipeline or parent is None:
             m = _BIN_RE.match(element.get_name() or "")
             return (element, int(m.group(1))) if m else (None, None)
         element = parent
@@ -535,10 +551,10 @@ class MultiReader(Lifecycle, Readable[Batch]):
             self._next_tick = start
         while True:
             self._take_newest()
-            if all(s.ended or s.error is not None for s in self._slots):
+            if all(s.ended or _failed(s) for s in self._slots):
                 errors: list[PipelineError] = []
                 for slot in self._slots:
-                    if slot.error is not None:
+                    if _failed(slot) and slot.error is not None:
                         errors.append(slot.error)
                 if len(errors) == len(self._slots):
                     raise errors[0]
