@@ -1,4 +1,5 @@
 import gc
+import os
 import shutil
 import subprocess
 import time
@@ -359,4 +360,6 @@ def test_local_files_get_threaded_libav_decoders(mp4):
             if e.get_factory() is not None and e.get_factory().get_name() == "avdec_h264"
         ]
         assert len(decoders) == 1
-        assert decoders[0].get_property("max-threads") >= 2
+        # one frame thread per core: more only hold more decoded pictures in memory
+        assert decoders[0].get_property("max-threads") == len(os.sched_getaffinity(0))
+        assert int(decoders[0].get_property("thread-type")) == 1  # frame threads

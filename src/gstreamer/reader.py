@@ -353,6 +353,10 @@ def _tune_decoder(bin: Any, sub_bin: Any, element: Any) -> None:
     frame threads); on ordinary 4:2:0 streams it makes no measurable difference. Frame
     threads add a frame of latency per thread, which only matters for live sources.
 
+    One frame thread per core, not more: each thread holds its own decoded pictures, and a
+    third thread on 2 cores added 8 MiB of peak RSS on a 720p H.264 file (24 MiB on the
+    4:4:4 10-bit one) without decoding faster.
+
     Frames libav flags as corrupt (decoded without their reference frames, as after a
     key-unit seek into an MPEG-TS that lands between keyframes) are dropped, as FFmpeg
     itself and its users do: gst-libav hands them out by default, grey or smeared.
@@ -361,7 +365,7 @@ def _tune_decoder(bin: Any, sub_bin: Any, element: Any) -> None:
     if factory is None or not factory.get_name().startswith("avdec_"):
         return
     if element.find_property("max-threads") is not None:
-        element.set_property("max-threads", _cores() + 1)
+        element.set_property("max-threads", _cores())
     if element.find_property("thread-type") is not None:
         element.set_property("thread-type", 1)  # frame threads (GstLibAVVidDecThreadType)
     if element.find_property("output-corrupt") is not None:
