@@ -208,3 +208,59 @@ def test_simd_tails_stay_inside_the_arrays(size):
     assert all(
         f.data.shape == (160, 120, 3) for f in Reader(f"{rotated} ! videoflip video-direction=90r")
     )
+
+
+# -- VideoFile, thumbnails and MuxWriter take the same conversion paths ----------------------
+
+
+@pytest.mark.parametrize("matrix", ["bt470bg", "bt709"])
+def test_video_file_rgb_is_ffmpegs_rgb(tmp_path, matrix):
+    clip = make_clip(tmp_path / f"{matrix}.mp4", matrix)
+    ref = ffmpeg_rgb(clip)
+    with gstreamer.VideoFile(clip) as vf:
+        assert "format=(string){I420" in vf.description  # the decoder's YUV reaches Python
+        batch = vf.get_batch([2, 0, 1, 2])
+        frame = vf[1]
+    assert np.abs(batch.astype(int) - ref[[2, 0, 1, 2]]).max() <= 1
+    assert np.abs(frame.data.astype(int) - ref[1]).max() <= 1
+    assert frame.data.flags.writeable and frame.data.flags.c_contiguous
+    assert "format=(string)RGB" in frame.caps and "I420" not in frame.caps
+
+
+def test_video_file_other_formats_and_sizes(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4")
+    ref = ffmpeg_rgb(clip)
+    with gstreamer.VideoFile(clip, format="BGR") as vf:
+        assert np.abs(vf[0].data[..., ::-1].astype(int) - ref[0]).max() <= 1
+    with gstreamer.VideoFile(clip, width=32) as vf:  # scaled as YUV, then converted
+        assert vf[0].data.shape == (24, 32, 3)
+    with gstreamer.VideoFile(clip, format="GRAY8") as vf:  # videoconvert makes it
+        assert "{I420" not in vf.description
+        assert vf[0].data.shape == (H, W)
+
+
+def test_thumbnails_are_ffmpegs_rgb(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", "bt709")
+    (thumb,) = gstreamer.thumbnails(clip, times=[0.0])
+    assert np.abs(thumb.data.astype(int) - ffmpeg_rgb(clip)[0]).max() <= 1
+    assert "format=(string)RGB" in thumb.caps and "I420" not in thumb.caps
+
+
+@pytest.mark.skipif(not _convert.i420_available(), reason="libyuv is not installed")
+def test_mux_writer_converts_rgb_with_libyuv(tmp_path):
+    from _media import burned_frame, frame_number
+
+    out = tmp_path / "av.mp4"
+    with gstreamer.MuxWriter(out) as writer:
+        for i in range(5):
+            writer.write_video(burned_frame(i, W, H))
+            writer.write_audio(np.zeros((1600, 2), np.float32))
+        appsrc = writer.pipeline.get_by_name("video").get_property("caps").to_string()
+        assert writer.video_caps.startswith("video/x-raw, format=(string)RGB")
+    # the appsrc takes the I420 made in the writing thread, tagged full-range BT.601
+    assert "format=(string)I420" in appsrc and "colorimetry=(string)1:4:7:1" in appsrc
+    assert ffprobe_stream(out, "color_space", "color_range") == {
+        "color_space": "smpte170m",
+        "color_range": "pc",
+    }
+    assert [frame_number(f.data) for f in gstreamer.Reader(out)] == list(range(5))

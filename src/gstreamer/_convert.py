@@ -50,6 +50,7 @@ __all__ = [
     "RGB_TO_I420",
     "RgbToI420",
     "YuvToRgb",
+    "appsink_caps",
     "available",
     "colorspace",
     "i420_available",
@@ -126,6 +127,21 @@ def _get() -> Optional[_Sws]:
 def available() -> bool:
     """True when libswscale can be loaded (the Reader then converts with it)."""
     return _get() is not None
+
+
+def appsink_caps(format: str, fields: str = "") -> str:
+    """Caps for an appsink whose :class:`~gstreamer.appsink.AppSinkPuller` converts to
+    ``format``: ``format`` itself first (a source that makes it is handed over untouched),
+    else any YUV layout of :data:`INPUT_FORMATS` (converted here with libswscale).
+
+    ``fields`` (``",width=320"`` ...) apply to both. Without libswscale, or for a format
+    it does not make, the caps ask for ``format`` only (``videoconvert`` makes it).
+    """
+    caps = f"video/x-raw,format={format}{fields}"
+    if format in OUTPUT_FORMATS and available():
+        yuv = ", ".join(INPUT_FORMATS)
+        caps += f";video/x-raw,format=(string){{{yuv}}}{fields}"
+    return caps
 
 
 def colorspace(info: Any) -> tuple[int, bool]:

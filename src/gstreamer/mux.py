@@ -132,6 +132,12 @@ class MuxWriter(_BaseWriter):
             max_buffers=max_buffers * 2,
             copy=copy,
         )
+        # as the Writer: RGB frames become I420 in the writing thread (libyuv) when the
+        # video encoder takes I420
+        choice = self._video_encoder
+        self._video.to_i420 = bool(
+            choice is not None and (choice.input_caps or "").startswith("video/x-raw,format=I420")
+        )
         self._inputs = {"video": self._video, "audio": self._audio}
         self._held: list[tuple[Any, Optional[int]]] = []
         self._start_when_ready()

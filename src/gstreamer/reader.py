@@ -221,13 +221,9 @@ def _caps_for(
             fields += f",height={int(height)}"
         if fps is not None:
             fields += f",framerate={fps_str(fps)}"
-        caps = f"video/x-raw,format={format}{fields}"
-        if _converts(format):
-            # first choice: the format itself (sources that make RGB stay untouched); else
-            # the decoder's YUV, converted to RGB with libswscale in the reading thread
-            yuv = ", ".join(_convert.INPUT_FORMATS)
-            caps += f";video/x-raw,format=(string){{{yuv}}}{fields}"
-        return caps
+        # first choice: the format itself (sources that make RGB stay untouched); else
+        # the decoder's YUV, converted to RGB with libswscale in the reading thread
+        return _convert.appsink_caps(format, fields)
     caps = f"audio/x-raw,format={format},layout=interleaved"
     if rate is not None:
         caps += f",rate={int(rate)}"

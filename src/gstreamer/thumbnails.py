@@ -21,7 +21,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from . import _gi
+from . import _colour, _convert, _gi
 from ._timeline import (
     DecoderWatch,
     StallCheck,
@@ -38,7 +38,15 @@ from .errors import (
 )
 from .frame import Frame
 from .pipeline import GstPipeline
-from .reader import _AUTO_ROTATE, _check_rotate, _classify, _decoding_head, _media_kind
+from .reader import (
+    _AUTO_ROTATE,
+    _CONVERT,
+    _check_rotate,
+    _classify,
+    _converts,
+    _decoding_head,
+    _media_kind,
+)
 
 __all__ = ["thumbnails"]
 
@@ -95,28 +103,36 @@ def thumbnails(
     if where not in ("file", "uri"):
         raise NotSeekableError(f"thumbnails need a file or a URI that can seek, not {value!r}")
     head = _decoding_head(where, value)
-    caps = f"video/x-raw,format={format}"
+    fields = ""
     if width is not None:
-        caps += f",width={int(width)}"
+        fields += f",width={int(width)}"
     if height is not None:
-        caps += f",height={int(height)}"
+        fields += f",height={int(height)}"
     parts = [head, "video/x-raw(ANY)"]
     if rotate == "auto":
         parts.append(_AUTO_ROTATE)
-    parts.append("videoconvert")
+    parts.append(f"videoconvert name={_CONVERT}")
     if width is not None or height is not None:
         parts.append("videoscale")
-        caps += ",pixel-aspect-ratio=1/1"
-    parts += [caps, "appsink name=sink sync=false enable-last-sample=false"]
+        fields += ",pixel-aspect-ratio=1/1"
+    # as the Reader: RGB-like formats come from the decoder's YUV through libswscale
+    parts += [
+        _convert.appsink_caps(format, fields),
+        "appsink name=sink sync=false enable-last-sample=false",
+    ]
+    convert_to = format if _converts(format) else None
     watch = DecoderWatch()
     puller: Optional[AppSinkPuller] = None
 
     def configure(pipeline: GstPipeline) -> None:
         nonlocal puller
         pipeline.pipeline.connect("deep-element-added", watch.element_added)
+        # the Reader's colours: the stream's own tags, untagged read as FFmpeg reads it
+        pipeline.pipeline.connect("deep-element-added", _colour.prefer_stream_tags)
+        _colour.pin_colorimetry(pipeline.get_by_name(_CONVERT).get_static_pad("sink"), None)
         GstApp = _gi.GstApp()
         sink = pipeline.get_by_cls(GstApp.AppSink)[0]
-        puller = AppSinkPuller(sink, max_buffers=2, copy=True)
+        puller = AppSinkPuller(sink, max_buffers=2, copy=True, convert_to=convert_to)
         puller.keep_segment = True
 
     pipeline = GstPipeline(" ! ".join(parts), on_init=configure)
@@ -129,6 +145,8 @@ def thumbnails(
             return [_keyframe_at(pipeline, puller, watch, t, timeout) for t in wanted]
         finally:
             pipeline.shutdown(eos=False, raise_errors=False)
+            if puller is not None:
+                puller.close()
 
 
 def _wait_prerolled(pipeline: GstPipeline, timeout: float, source: str) -> None:

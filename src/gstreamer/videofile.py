@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
-from . import _colour, _gi
+from . import _colour, _convert, _gi
 from ._lifecycle import Lifecycle, State
 from ._timeline import is_decoder
 from .appsink import AppSinkPuller
@@ -49,6 +49,7 @@ from .reader import (
     _CONVERT,
     _URI_RE,
     _check_rotate,
+    _converts,
     _cores,
     _media_kind,
     _tune_decoder,
@@ -174,13 +175,17 @@ class VideoFile(Lifecycle):
         self._path = _path_of(source)
         self._index: FrameIndex = frame_index(self._path, timeout=max(30.0, self.timeout))
         self._index_path = self._index.path
-        caps = f"video/x-raw,format={format}"
+        fields = ""
         if width is not None:
-            caps += f",width={int(width)}"
+            fields += f",width={int(width)}"
         if height is not None:
-            caps += f",height={int(height)}"
+            fields += f",height={int(height)}"
         if width is not None or height is not None:
-            caps += ",pixel-aspect-ratio=1/1"  # one size given: keep the aspect ratio
+            fields += ",pixel-aspect-ratio=1/1"  # one size given: keep the aspect ratio
+        # as the Reader: RGB-like formats are converted from the decoder's YUV with
+        # libswscale when a wanted frame is pulled (FFmpeg's colours, a third of the CPU)
+        self._convert_to = format if _converts(format) else None
+        caps = _convert.appsink_caps(format, fields)
         n = _cores()
         parts = [
             f"filesrc location={quote(self._index_path)} ! decodebin name=dec",
@@ -259,7 +264,8 @@ class VideoFile(Lifecycle):
             return self.get_batch(range(*key.indices(len(self._index))))
         i = self._normalise(key)
         got: list[np.ndarray] = []
-        self._decode([i], lambda _, data: got.append(data.copy()))
+        # a converted frame is already a new array of its own; a mapped buffer is copied
+        self._decode([i], lambda _, data: got.append(data if data.flags.writeable else data.copy()))
         data = got[0]
         ns = int(self._index.time_ns[i])
         nxt = int(self._index.time_ns[i + 1]) if i + 1 < len(self._index) else self._index.end_ns
@@ -333,7 +339,10 @@ class VideoFile(Lifecycle):
     @property
     def _caps_str(self) -> str:
         puller = self._puller
-        return puller._caps_str or "" if puller is not None else ""
+        if puller is None:
+            return ""
+        layout = puller.layout  # the converted frames' layout when the puller converts
+        return layout.caps_string if layout is not None else puller._caps_str or ""
 
     def _frame_shape(self) -> tuple[int, ...]:
         if self._shape is None:
@@ -344,21 +353,20 @@ class VideoFile(Lifecycle):
     def _start(self) -> None:
         GstApp = _gi.GstApp()
         gate = self._gate  # the callback must not hold self: no cycle through the pipeline
+        convert_to = self._convert_to
         pullers: list[AppSinkPuller] = []
 
         def configure(pipeline: GstPipeline) -> None:
             pipeline.pipeline.connect("deep-element-added", _tune_decoder)
             pipeline.pipeline.connect("deep-element-added", gate.element_added)
-            # the colours of the Reader (and FFmpeg): the stream's own tags, untagged as
-            # limited-range BT.601 (see gstreamer._colour)
+            # the Reader's colours: the stream's own tags, untagged read as FFmpeg reads it
             pipeline.pipeline.connect("deep-element-added", _colour.prefer_stream_tags)
-            convert = pipeline.get_by_name(_CONVERT)
-            _colour.pin_colorimetry(convert.get_static_pad("sink"), None)
+            _colour.pin_colorimetry(pipeline.get_by_name(_CONVERT).get_static_pad("sink"), None)
             Gst = _gi.Gst()
             pad = pipeline.get_by_name("gate").get_static_pad("src")
             pad.add_probe(Gst.PadProbeType.BUFFER, gate.probe)
             sink = pipeline.get_by_cls(GstApp.AppSink)[0]
-            pullers.append(AppSinkPuller(sink, max_buffers=2, copy=False))
+            pullers.append(AppSinkPuller(sink, max_buffers=2, copy=False, convert_to=convert_to))
 
         pipeline = GstPipeline(self.description, on_init=configure)
         pipeline.startup()
@@ -495,12 +503,14 @@ class VideoFile(Lifecycle):
 
     def _stop(self) -> None:
         pipeline, self._pipeline = self._pipeline, None
-        self._puller = None
+        puller, self._puller = self._puller, None
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
         if pipeline is not None:
             pipeline.shutdown(timeout=self.timeout, eos=False, raise_errors=False)
+        if puller is not None:
+            puller.close()  # frees its libswscale context
 
     def close(self) -> None:
         """Stop the decoding pipeline; idempotent. Later frame requests raise ClosedError."""
