@@ -216,3 +216,23 @@ def test_non_reference_frames_are_b_frames(clips, name):
     droppable = frame_index(os.fspath(clips[name])).droppable
     assert droppable.any()
     assert all(types[i] == "B" for i in np.flatnonzero(droppable))
+
+
+def test_videoflip_is_inserted_after_the_gate_only_when_tagged(clips):
+    def factories(vf):
+        names, it = [], vf._pipeline.pipeline.iterate_recurse()
+        while True:
+            ok, element = it.next()
+            if ok != gstreamer.Gst.IteratorResult.OK:
+                return names
+            names.append(element.get_factory().get_name())
+
+    with VideoFile(clips["h264.mp4"]) as vf:
+        assert frame_number(vf[7].data) == 7
+        assert "videoflip" not in factories(vf)
+    with VideoFile(clips["rot90.mp4"]) as vf:
+        batch = vf.get_batch([9, 2])  # a seek back: the inserted videoflip stays in place
+        assert [frame_number(np.rot90(f, -1)) for f in batch] == [9, 2]
+        assert "videoflip" in factories(vf)
+        flip = vf._pipeline.get_by_name("gate").get_static_pad("src").get_peer()
+        assert flip.get_parent_element().get_factory().get_name() == "videoconvert"

@@ -36,7 +36,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _colour, _convert, _gi, _memory, live
+from . import _colour, _convert, _gi, _memory, _rotate, live
 from ._lifecycle import ErrorSlot, Lifecycle, Readable, State, weak_method
 from ._progress import ProgressCallback, finish, progress_hook, stream_duration
 from ._timeline import (
@@ -236,22 +236,21 @@ _CONVERT = "gstreamer_reader_convert"
 
 _ROTATIONS = ("auto", None)
 
-# Turns frames upright from the stream's image-orientation tag (MP4 rotation matrix, EXIF);
-# a pass-through when there is no tag. The first videoconvert only acts when the decoder's
-# format is one videoflip does not handle.
-_AUTO_ROTATE = "videoconvert ! videoflip video-direction=auto"
-
 
 def _check_rotate(rotate: Optional[str]) -> None:
     if rotate not in _ROTATIONS:
         raise ArgumentError(f"rotate must be 'auto' or None, not {rotate!r}")
 
 
-def _tail(kind: str, caps: str, scale: bool, retime: bool, rotate: bool = False) -> str:
-    """Converters, caps and appsink appended after a decoder or a pipeline fragment."""
+def _tail(kind: str, caps: str, scale: bool, retime: bool) -> str:
+    """Converters, caps and appsink appended after a decoder or a pipeline fragment.
+
+    Rotation (``rotate="auto"``) is not here: :func:`gstreamer._rotate.pad_added` inserts
+    it after the decoder when the stream is tagged as rotated.
+    """
     if kind == "video":
         n = _cores()
-        parts = [_AUTO_ROTATE] if rotate else []
+        parts = []
         # named: the Reader pins the colorimetry on its sink pad (see _colour)
         parts.append(f"videoconvert name={_CONVERT} n-threads={n}")
         if scale:
@@ -319,7 +318,7 @@ def _build(
     scale = width is not None or height is not None
     if where == "fragment":
         return where, f"{value} ! {_tail(kind, caps, scale, fps is not None)}"
-    tail = _tail(kind, caps, scale, fps is not None, rotate == "auto")
+    tail = _tail(kind, caps, scale, fps is not None)
     # Only pads of the wanted media type link to the filtered branch.
     wanted = f"{kind}/x-raw(ANY)"
     head = _decoding_head(where, value)
@@ -505,6 +504,7 @@ class Reader(Lifecycle, Readable[Frame]):
             raise ArgumentError(f"end ({end}) must be after start ({start})")
         self.source = source
         self.format = format
+        self._rotate = rotate
         self.timeout = float(timeout)
         self.latest_only = latest_only
         self._max_buffers = int(max_buffers)
@@ -599,6 +599,9 @@ class Reader(Lifecycle, Readable[Frame]):
                 factory = element.get_factory()
                 if factory is not None and factory.get_name() in ("decodebin", "uridecodebin"):
                     element.connect("pad-added", check.pad_added)
+                    if self._rotate == "auto" and self._video:
+                        # videoflip only for streams tagged as rotated (see _rotate)
+                        element.connect("pad-added", _rotate.pad_added)
                     element.connect("no-more-pads", check.no_more_pads)
         if self._live is not None:
             live.own_reconnects(pipeline)

@@ -21,7 +21,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from . import _colour, _convert, _gi
+from . import _colour, _convert, _gi, _rotate
 from ._timeline import (
     DecoderWatch,
     StallCheck,
@@ -38,15 +38,7 @@ from .errors import (
 )
 from .frame import Frame
 from .pipeline import GstPipeline
-from .reader import (
-    _AUTO_ROTATE,
-    _CONVERT,
-    _check_rotate,
-    _classify,
-    _converts,
-    _decoding_head,
-    _media_kind,
-)
+from .reader import _CONVERT, _check_rotate, _classify, _converts, _decoding_head, _media_kind
 
 __all__ = ["thumbnails"]
 
@@ -108,9 +100,7 @@ def thumbnails(
         fields += f",width={int(width)}"
     if height is not None:
         fields += f",height={int(height)}"
-    parts = [head, "video/x-raw(ANY)"]
-    if rotate == "auto":
-        parts.append(_AUTO_ROTATE)
+    parts = [head, "video/x-raw(ANY)"]  # rotate="auto": videoflip inserted when tagged
     parts.append(f"videoconvert name={_CONVERT}")
     if width is not None or height is not None:
         parts.append("videoscale")
@@ -127,6 +117,12 @@ def thumbnails(
     def configure(pipeline: GstPipeline) -> None:
         nonlocal puller
         pipeline.pipeline.connect("deep-element-added", watch.element_added)
+        if rotate == "auto":
+            Gst = _gi.Gst()
+            for element in pipeline.get_by_cls(Gst.Bin):
+                factory = element.get_factory()
+                if factory is not None and factory.get_name() in ("decodebin", "uridecodebin"):
+                    element.connect("pad-added", _rotate.pad_added)
         # the Reader's colours: the stream's own tags, untagged read as FFmpeg reads it
         pipeline.pipeline.connect("deep-element-added", _colour.prefer_stream_tags)
         _colour.pin_colorimetry(pipeline.get_by_name(_CONVERT).get_static_pad("sink"), None)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
-from . import _colour, _convert, _gi
+from . import _colour, _convert, _gi, _rotate
 from ._lifecycle import Lifecycle, State
 from ._timeline import is_decoder
 from .appsink import AppSinkPuller
@@ -45,7 +45,6 @@ from .frame import Frame
 from .index import FrameIndex, frame_index
 from .pipeline import GstPipeline, quote, shutdown_quietly
 from .reader import (
-    _AUTO_ROTATE,
     _CONVERT,
     _URI_RE,
     _check_rotate,
@@ -192,8 +191,8 @@ class VideoFile(Lifecycle):
             "video/x-raw(ANY)",
             "identity name=gate silent=true",
         ]
-        if rotate == "auto":
-            parts.append(_AUTO_ROTATE)
+        # rotate="auto": videoflip is inserted after the gate for rotated streams (_rotate)
+        self._rotate = rotate
         parts.append(f"videoconvert name={_CONVERT} n-threads={n}")
         if width is not None or height is not None:
             parts.append(f"videoscale n-threads={n}")
@@ -354,9 +353,13 @@ class VideoFile(Lifecycle):
         GstApp = _gi.GstApp()
         gate = self._gate  # the callback must not hold self: no cycle through the pipeline
         convert_to = self._convert_to
+        rotate = self._rotate
         pullers: list[AppSinkPuller] = []
 
         def configure(pipeline: GstPipeline) -> None:
+            if rotate == "auto":
+                dec = pipeline.get_by_name("dec")
+                dec.connect("pad-added", _rotate.InsertAfter("gate"))
             pipeline.pipeline.connect("deep-element-added", _tune_decoder)
             pipeline.pipeline.connect("deep-element-added", gate.element_added)
             # the Reader's colours: the stream's own tags, untagged read as FFmpeg reads it
