@@ -124,8 +124,14 @@ def _insert_if_rotated(pad: Any, before: Any) -> None:
         before.link(convert)
         and convert.link(flip)
         and flip.get_static_pad("src").link(after) == Gst.PadLinkReturn.OK
-    ):
-        raise RuntimeError("could not insert videoflip after the decoder")  # pragma: no cover
+    ):  # pragma: no cover - videoconvert and videoflip take any raw video
+        error = _gi.GLib().Error.new_literal(
+            Gst.core_error_quark(),
+            f"could not insert videoflip after {before.get_name()} for a stream tagged {tag}",
+            int(Gst.CoreError.NEGOTIATION),
+        )
+        before.post_message(Gst.Message.new_error(before, error, "rotate='auto'"))
+        return
     convert.sync_state_with_parent()
     flip.sync_state_with_parent()
     log.debug("stream tagged %s: videoflip inserted after %s", tag, before.get_name())
