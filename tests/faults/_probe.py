@@ -27,6 +27,28 @@ def rss_mb() -> float:
     raise RuntimeError("VmRSS not found")
 
 
+def heap_in_use_mb() -> Optional[float]:
+    """Bytes glibc's malloc has handed out and not had back, in MB (``mallinfo2``: the
+    arenas' in-use chunks + mmapped blocks); None on other C libraries. Unlike RSS, it does
+    not count free memory the allocator keeps."""
+    import ctypes
+
+    class _MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                         "fsmblks", "uordblks", "fordblks", "keepcost")
+        ]  # fmt: skip
+
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20
+
+
 def threads() -> int:
     """OS threads of this process (GStreamer's included), from ``/proc/self/task``."""
     return len(os.listdir("/proc/self/task"))
