@@ -21,6 +21,7 @@ import logging
 from typing import Any, Optional
 
 from . import _gi
+from .pipeline import post_error
 
 __all__ = ["InsertAfter", "orientation", "pad_added"]
 
@@ -125,12 +126,13 @@ def _insert_if_rotated(pad: Any, before: Any) -> None:
         and convert.link(flip)
         and flip.get_static_pad("src").link(after) == Gst.PadLinkReturn.OK
     ):  # pragma: no cover - videoconvert and videoflip take any raw video
-        error = _gi.GLib().Error.new_literal(
+        post_error(
+            before,
             Gst.core_error_quark(),
+            Gst.CoreError.NEGOTIATION,
             f"could not insert videoflip after {before.get_name()} for a stream tagged {tag}",
-            int(Gst.CoreError.NEGOTIATION),
+            "rotate='auto'",
         )
-        before.post_message(Gst.Message.new_error(before, error, "rotate='auto'"))
         return
     convert.sync_state_with_parent()
     flip.sync_state_with_parent()
