@@ -344,3 +344,21 @@ def test_rtsp_uri_reconnects_through_uridecodebin():
     finally:
         reader.close()
         server.kill()
+
+
+@pytest.mark.e2e
+def test_closing_a_healing_reader_whose_server_just_died_does_not_raise():
+    """A connection lost while a reconnecting Reader closes is not an error of the close:
+    the Reader would only have reconnected (rtspsrc said "Could not send message" here)."""
+    server = ServerProcess("rtsp", free_port())
+    url = server.start()
+    try:
+        for _ in range(3):
+            reader = Reader(url, reconnect=Reconnect(), timeout=20)
+            assert reader.read(timeout=30) is not None
+            server.kill()
+            reader.close()  # must not raise
+            assert reader.closed
+            server.start()
+    finally:
+        server.kill()

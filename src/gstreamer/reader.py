@@ -1019,7 +1019,14 @@ class Reader(Lifecycle, Readable[Frame]):
             if self._state is State.CLOSED:
                 return
             self._state = State.CLOSED
-        self._stop(raise_errors=self._errors.error is None, timeout=timeout)
+        try:
+            self._stop(raise_errors=self._errors.error is None, timeout=timeout)
+        except PipelineError as exc:
+            # a healing live source that loses its connection while it is being closed
+            # (rtspsrc: "Could not send message") would only have been reconnected
+            if self._healer is None or not live.is_connection_error(exc):
+                raise
+            log.debug("%r: connection error while closing: %s", self, exc)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("ended" if self._ended else "open")
