@@ -1,5 +1,6 @@
 """The Reader's timestamps, keyframe flags, rotation, seek() and start/end on real clips."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,38 @@ def test_rotation_tag_applied_by_default(clips):
     assert np.abs(upright[-5:, :5].mean(axis=(0, 1)) - corner).max() < 8
     with pytest.raises(ValueError, match="rotate"):
         Reader(path, rotate="90")
+
+
+def _wait_for(condition, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_next_frame_converts_in_a_helper_thread_while_the_caller_works(clips):
+    times, _ = ffprobe_frames(clips["h264.mp4"])
+    with Reader(clips["h264.mp4"]) as reader:
+        first = reader.read()
+        prefetch = reader._puller._prefetch
+        # frame 1 is pulled and converted without another read()
+        assert _wait_for(lambda: prefetch._done)
+        thread = prefetch._thread
+        assert thread is not None and thread.name == "gstreamer-prefetch"
+        # a seek drops the frame converted ahead: what comes next is from after the seek
+        reader.seek(times[0])
+        assert frame_number(reader.read().data) == 0
+        numbers = [frame_number(first.data)] + [frame_number(f.data) for f in reader]
+    assert numbers == list(range(len(times)))  # frame 0, then frame 0 again and the rest
+    assert not thread.is_alive()  # close() stopped it
+
+
+@pytest.mark.parametrize("kwargs", [{"latest_only": True}, {"format": "I420"}])
+def test_no_frame_is_converted_ahead_without_conversion_or_for_the_latest_frame(clips, kwargs):
+    with Reader(clips["h264.mp4"], **kwargs) as reader:
+        reader.read()
+        prefetch = reader._puller._prefetch
+        assert prefetch is None or not prefetch.busy
 
 
 @pytest.mark.parametrize("name", ["h264.mp4", "hevc.mp4", "vp9.webm", "h264.ts", "vfr.mkv"])

@@ -3,10 +3,17 @@ the seed's ``GstVideoSource``.
 
 Samples are pulled in the caller's thread with ``try_pull_sample`` (the GIL is released
 while GStreamer waits), so no Python runs in streaming threads.
+
+With ``prefetch=True`` a puller that converts (``convert_to``) pulls and converts the *next*
+frame in a helper thread while the caller works on the one it was handed: libswscale runs
+without the GIL, so the conversion overlaps the caller's own work instead of adding to it.
+One frame at most is prefetched, and only after the caller took the previous one, so
+:meth:`AppSinkPuller.discard` (before a seek) leaves nothing from before the seek behind.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Optional
 
 from . import _convert, _gi
@@ -16,6 +23,100 @@ from .errors import CapsError
 from .frame import Frame, clock_time
 
 __all__ = ["AppSinkPuller"]
+
+# One prefetching pull waits this long for a sample before it reports "none yet".
+_SLICE = 0.05
+# A prefetch thread with nothing to do for this long exits (and drops its references); the
+# next prefetch starts a new one.
+_IDLE = 0.5
+
+_Result = tuple[Optional[Frame], Any, Optional[Layout]]
+
+
+class _Prefetch:
+    """One helper thread that runs one job at a time for an :class:`AppSinkPuller`.
+
+    States: idle (no job), running, done (a result or an error waits to be collected).
+    """
+
+    def __init__(self, job: Callable[[], _Result]) -> None:
+        self._job = job
+        self._cond = threading.Condition()
+        self._running = False
+        self._done = False
+        self._result: Optional[_Result] = None
+        self._error: Optional[BaseException] = None
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+
+    @property
+    def busy(self) -> bool:
+        """A job was submitted and its result not yet collected."""
+        return self._running or self._done
+
+    def submit(self) -> None:
+        with self._cond:
+            if self._closed or self._running or self._done:
+                return
+            self._running = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="gstreamer-prefetch", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def collect(self, timeout: Optional[float]) -> tuple[bool, Optional[_Result]]:
+        """``(True, result)`` once the job is done (raising its error), else ``(False, None)``."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._done or not self._running, timeout):
+                return False, None
+            if not self._done:
+                return False, None
+            result, error = self._result, self._error
+            self._done, self._result, self._error = False, None, None
+        if error is not None:
+            raise error
+        return True, result
+
+    def discard(self, timeout: float = 5.0) -> None:
+        """Wait for a running job (bounded) and drop its result."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._running, timeout)
+            self._done, self._result, self._error = False, None, None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5.0)
+        with self._cond:
+            self._done, self._result, self._error = False, None, None
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._running or self._closed, _IDLE):
+                    self._thread = None  # idle: the next submit starts a new thread
+                    return
+                if self._closed:
+                    self._running = False
+                    self._thread = None
+                    self._cond.notify_all()
+                    return
+            result: Optional[_Result] = None
+            error: Optional[BaseException] = None
+            try:
+                result = self._job()
+            except BaseException as exc:  # re-raised in the caller by collect()
+                error = exc
+            with self._cond:
+                self._running = False
+                self._done = True
+                self._result, self._error = result, error
+                self._cond.notify_all()
 
 
 class AppSinkPuller:
@@ -34,6 +135,10 @@ class AppSinkPuller:
         A video format (``"RGB"``, ``"BGRx"``, ...): YUV frames that arrive are converted to
         it with libswscale in the pulling thread (see :mod:`gstreamer._convert`), as new
         owned arrays; frames already in it are handed out as usual.
+    prefetch : bool
+        While converting, pull and convert the next frame in a helper thread as soon as
+        the caller took one (see the module notes). Call :meth:`discard` before a seek and
+        :meth:`close` at the end.
     """
 
     def __init__(
@@ -45,6 +150,7 @@ class AppSinkPuller:
         copy: bool = False,
         check: Optional[Callable[[], None]] = None,
         convert_to: Optional[str] = None,
+        prefetch: bool = False,
     ) -> None:
         self.appsink = appsink
         self.copy = copy
@@ -57,12 +163,25 @@ class AppSinkPuller:
         # keep_segment: remember the segment of the last sample (to compute stream times)
         self.keep_segment = False
         self.segment: Any = None
+        # what to_frame() last saw; handed to `layout`/`segment` with the frame it belongs to
+        self._sample_layout: Optional[Layout] = None
+        self._sample_segment: Any = None
+        self._prefetch: Optional[_Prefetch] = _Prefetch(self._prefetch_job) if prefetch else None
         appsink.set_property("emit-signals", False)
         appsink.set_property("max-buffers", max_buffers)
         appsink.set_property("drop", leaky)
 
     def pull(self, timeout: Optional[float]) -> Optional[Frame]:
         """The next frame; None at end of stream or when ``timeout`` seconds pass."""
+        prefetch = self._prefetch
+        if prefetch is not None and prefetch.busy:
+            done, result = prefetch.collect(timeout)
+            frame, segment, layout = result if result is not None else (None, None, None)
+            if not done or frame is None:
+                if self._check is not None:
+                    self._check()
+                return None
+            return self._hand_out(frame, segment, layout)
         Gst = _gi.Gst()
         ns = Gst.CLOCK_TIME_NONE if timeout is None else int(timeout * Gst.SECOND)
         sample = self.appsink.try_pull_sample(ns)
@@ -70,13 +189,38 @@ class AppSinkPuller:
             if self._check is not None:
                 self._check()
             return None
-        return self.to_frame(sample)
+        frame = self.to_frame(sample)
+        return self._hand_out(frame, self._sample_segment, self._sample_layout)
+
+    def _hand_out(self, frame: Frame, segment: Any, layout: Optional[Layout]) -> Frame:
+        self.segment = segment
+        self.layout = layout
+        self.pulled += 1
+        if self._prefetch is not None and self._converter is not None:
+            self._prefetch.submit()  # the next frame converts while the caller works
+        return frame
+
+    def _prefetch_job(self) -> _Result:
+        """In the prefetch thread: pull (one slice at most) and convert one frame."""
+        Gst = _gi.Gst()
+        sample = self.appsink.try_pull_sample(int(_SLICE * Gst.SECOND))
+        if sample is None:
+            return None, None, None
+        frame = self.to_frame(sample)
+        return frame, self._sample_segment, self._sample_layout
+
+    def discard(self) -> None:
+        """Drop a prefetched frame (before a seek: it is from before the seek)."""
+        if self._prefetch is not None:
+            self._prefetch.discard()
 
     @property
     def is_eos(self) -> bool:
         return bool(self.appsink.is_eos())
 
     def to_frame(self, sample: Any) -> Frame:
+        """A :class:`Frame` from a sample (its layout and segment are kept for
+        :meth:`pull`, which hands them out with it)."""
         Gst = _gi.Gst()
         buffer = sample.get_buffer()
         caps = sample.get_caps()
@@ -89,10 +233,8 @@ class AppSinkPuller:
             data: Any = converter.convert(buffer)
             caps_str = converter.caps
         else:
-            data = buffer_to_ndarray(buffer, self.layout, copy=self.copy)
-        if self.keep_segment:
-            self.segment = sample.get_segment()
-        self.pulled += 1
+            data = buffer_to_ndarray(buffer, self._sample_layout, copy=self.copy)
+        self._sample_segment = sample.get_segment() if self.keep_segment else None
         return Frame(
             data=data,
             pts=clock_time(buffer.pts),
@@ -122,10 +264,12 @@ class AppSinkPuller:
         ):
             self._converter = _convert.YuvToRgb(layout, target)
             layout = self._converter.layout
-        self.layout = layout
+        self._sample_layout = layout
 
     def close(self) -> None:
-        """Free the converter (if any); idempotent."""
+        """Stop the prefetch thread and free the converter (if any); idempotent."""
+        if self._prefetch is not None:
+            self._prefetch.close()
         if self._converter is not None:
             self._converter.close()
             self._converter = None

@@ -617,6 +617,9 @@ class Reader(Lifecycle, Readable[Frame]):
             copy=self._copy,
             check=None,
             convert_to=self._convert_to,
+            # the next frame converts while the caller works on this one; not for the
+            # latest frame of a live source (it would hold an older one)
+            prefetch=self._decodes_file and self._healer is None and not self.latest_only,
         )
         self._puller.keep_segment = self._decodes_file
 
@@ -669,7 +672,9 @@ class Reader(Lifecycle, Readable[Frame]):
             finally:
                 # the appsink (and through it the decoder's buffer pool) would keep every
                 # frame's memory alive while this reader is referenced
-                self._puller = None
+                puller, self._puller = self._puller, None
+                if puller is not None:
+                    puller.close()
                 self._memory.stopped()
 
     # -- reading -------------------------------------------------------------------------
@@ -882,6 +887,9 @@ class Reader(Lifecycle, Readable[Frame]):
         pipeline = self._started()
         watch = self._watch
         base = watch.base if watch is not None else 0
+        puller = self._puller
+        if puller is not None:
+            puller.discard()  # a frame prefetched before the seek must not come out after it
         flags = Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT | Gst.SeekFlags.SNAP_BEFORE
         stop_type, stop = Gst.SeekType.NONE, -1
         if self._end_ns is not None:
