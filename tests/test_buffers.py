@@ -435,3 +435,45 @@ def test_an_appsink_made_before_any_reader_still_pulls():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.split() == ["AppSink", "True"]
+
+
+@pytest.mark.parametrize(
+    ("caps", "make"),
+    [
+        # tight frames and row-strided crops (a GstVideoMeta with another stride), alternating
+        (RGB_ODD, lambda i: rgb_frame(i) if i % 2 else rgb_frame(i, 240, 330)[1:239, 2:320]),
+        (
+            "video/x-raw,format=I420,width=320,height=240",
+            lambda i: np.random.default_rng(i).integers(0, 255, (360, 320), dtype=np.uint8),
+        ),
+        (
+            "video/x-raw,format=NV12,width=318,height=238",
+            lambda i: np.random.default_rng(i).integers(0, 255, (357, 318), dtype=np.uint8),
+        ),
+        # odd-sized I420 comes out as planes
+        (
+            "video/x-raw,format=I420,width=7,height=5",
+            lambda i: [np.full(s, i + k, np.uint8) for k, s in enumerate([(5, 7), (3, 4), (3, 4)])],
+        ),
+    ],
+)
+def test_frame_views_give_what_buffer_to_ndarray_gives(caps, make):
+    layout = layout_from_caps(caps)
+    views = buffers.FrameViews(layout)
+    for i in range(6):
+        buf = buffers.ndarray_to_buffer(make(i), caps)
+        expected = buffers.buffer_to_ndarray(buf, layout)
+        got = views.view(buf)
+        if isinstance(expected, list):
+            assert isinstance(got, list) and len(got) == len(expected)
+            pairs = list(zip(got, expected))
+        else:
+            pairs = [(got, expected)]
+        for a, b in pairs:
+            assert a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+            assert np.array_equal(a, b)
+            assert a.ctypes.data == b.ctypes.data  # the buffer's own memory, no copy
+            assert not a.flags.writeable
+        copied = views.view(buf, copy=True)
+        first = copied[0] if isinstance(copied, list) else copied
+        assert first.flags.writeable and first.flags.owndata

@@ -17,7 +17,7 @@ import threading
 from typing import Any, Callable, Optional
 
 from . import _convert, _gi
-from .buffers import buffer_to_ndarray
+from .buffers import FrameViews
 from .caps import Layout, VideoLayout, layout_from_caps
 from .errors import CapsError
 from .frame import Frame, clock_time
@@ -166,6 +166,7 @@ class AppSinkPuller:
         # what to_frame() last saw; handed to `layout`/`segment` with the frame it belongs to
         self._sample_layout: Optional[Layout] = None
         self._sample_segment: Any = None
+        self._views = FrameViews(None)
         self._prefetch: Optional[_Prefetch] = _Prefetch(self._prefetch_job) if prefetch else None
         appsink.set_property("emit-signals", False)
         appsink.set_property("max-buffers", max_buffers)
@@ -233,7 +234,7 @@ class AppSinkPuller:
             data: Any = converter.convert(buffer)
             caps_str = converter.caps
         else:
-            data = buffer_to_ndarray(buffer, self._sample_layout, copy=self.copy)
+            data = self._views.view(buffer, copy=self.copy)
         self._sample_segment = sample.get_segment() if self.keep_segment else None
         return Frame(
             data=data,
@@ -265,6 +266,7 @@ class AppSinkPuller:
             self._converter = _convert.YuvToRgb(layout, target)
             layout = self._converter.layout
         self._sample_layout = layout
+        self._views = FrameViews(layout)
 
     def close(self) -> None:
         """Stop the prefetch thread and free the converter (if any); idempotent."""

@@ -28,6 +28,7 @@ from .caps import AudioLayout, Layout, VideoLayout, layout_from_caps
 from .errors import ArgumentTypeError, BufferError, CapsError
 
 __all__ = [
+    "FrameViews",
     "MappedBuffer",
     "buffer_to_ndarray",
     "buffer_to_planes",
@@ -713,3 +714,58 @@ def buffer_to_ndarray(
         planes = layout.plane_views(base, offsets, strides)
         return [p.copy() for p in planes] if copy else planes
     return frame.copy() if copy else frame
+
+
+class FrameViews:
+    """:func:`buffer_to_ndarray` for a stream of raw video buffers of one layout.
+
+    :func:`buffer_to_ndarray` checks the layout against each buffer and works the view out
+    plane by plane on every call (about a third of a puller's per-frame Python time). The
+    buffers of one stream nearly always share their size, offsets and strides, so the
+    checked geometry of the view is kept per distinct ``(size, offsets, strides)`` and later
+    buffers are viewed with one NumPy call. The views are the same (zero-copy, read-only,
+    keeping the buffer mapped for as long as they live).
+
+    Parameters
+    ----------
+    layout : VideoLayout, AudioLayout or None
+        The caps' layout (None: flat bytes); anything but video goes to
+        :func:`buffer_to_ndarray` unchanged.
+    """
+
+    _KEEP = 8  # geometries remembered at most
+
+    def __init__(self, layout: Optional[Layout]) -> None:
+        self.layout = layout
+        self._geometry: dict[
+            tuple[int, tuple[int, ...], tuple[int, ...]],
+            Optional[tuple[tuple[int, ...], tuple[int, ...], int]],
+        ] = {}
+
+    def view(self, buffer: Any, *, copy: bool = False) -> Union[np.ndarray, list[np.ndarray]]:
+        """As ``buffer_to_ndarray(buffer, layout, copy=copy)``."""
+        layout = self.layout
+        if copy or not isinstance(layout, VideoLayout) or _get_lib() is None:
+            return buffer_to_ndarray(buffer, layout, copy=copy)
+        mapping = MappedBuffer(buffer)
+        if mapping.nbytes == 0:
+            mapping.release()
+            return buffer_to_ndarray(buffer, layout)
+        offsets, strides = _meta_layout(buffer, layout)
+        key = (mapping.nbytes, offsets, strides)
+        base = mapping.array()
+        if key in self._geometry:
+            geometry = self._geometry[key]
+            if geometry is None:  # a list of planes
+                return layout.plane_views(base, offsets, strides)
+            shape, byte_strides, start = geometry
+            return np.ndarray(shape, layout.dtype, base.data, start, byte_strides)
+        frame = layout.frame_view(base, offsets, strides)
+        if len(self._geometry) >= self._KEEP:
+            self._geometry.clear()
+        if frame is None:
+            self._geometry[key] = None
+            return layout.plane_views(base, offsets, strides)
+        start = int(frame.ctypes.data) - int(base.ctypes.data)
+        self._geometry[key] = (tuple(frame.shape), tuple(frame.strides), start)
+        return frame
