@@ -330,6 +330,27 @@ def test_latest_only_keeps_the_newest_frame():
     assert frames[-1].offset == 59
 
 
+def test_an_error_converting_ahead_is_raised_by_the_read_that_wanted_the_frame(mp4):
+    from gstreamer.errors import BufferError
+
+    with Reader(mp4) as reader:
+        first = reader.read()
+        prefetch = reader._puller._prefetch
+        deadline = time.monotonic() + 10
+        while not prefetch._done and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert prefetch._done  # frame 1 was converted ahead, before any failure
+
+        def broken(buffer):
+            raise BufferError("conversion failed")
+
+        reader._puller._converter.convert = broken
+        second = reader.read()  # converted before the failure; the next one fails
+        assert second.pts > first.pts
+        with pytest.raises(BufferError, match="conversion failed"):
+            reader.read()
+
+
 def test_abandoned_reader_stops_its_pipeline():
     reader = Reader("videotestsrc is-live=true")
     assert reader.read() is not None
