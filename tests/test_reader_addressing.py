@@ -70,7 +70,7 @@ def test_next_frame_converts_in_a_helper_thread_while_the_caller_works(clips):
         reader.seek(times[0])
         assert frame_number(reader.read().data) == 0
         numbers = [frame_number(first.data)] + [frame_number(f.data) for f in reader]
-    assert numbers == list(range(len(times)))  # frame 0, then frame 0 again and the rest
+    assert numbers == list(range(len(times)))  # 0, then 1.. after 0 again
     assert not thread.is_alive()  # close() stopped it
 
 
