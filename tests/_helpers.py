@@ -3,12 +3,18 @@
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import threading
 import time
 
 import pytest
 
 from gstreamer import _gi
+
+# What the seed tutorial's pipeline writes (RGB 640x480 at 30/1 into x264enc ! mp4mux), as
+# ffprobe_stream(path, "codec_name", "width", "height", "r_frame_rate") reports it.
+TUTORIAL_VIDEO = {"codec_name": "h264", "width": "640", "height": "480", "r_frame_rate": "30/1"}
 
 
 def wait_for(condition, timeout=30.0, interval=0.02, what="the condition"):
@@ -26,29 +32,101 @@ def wait_for(condition, timeout=30.0, interval=0.02, what="the condition"):
         time.sleep(interval)
 
 
+def run(cmd, timeout=60, **options):
+    """Run ``cmd`` to its end with text output captured (exit code not checked)."""
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **options)
+
+
+def in_thread(fn):
+    """Start ``fn()`` in a daemon thread; return the thread and a list that will hold what
+    ``fn`` raised (empty while it runs or when it returned)."""
+    errors = []
+
+    def target():
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, errors
+
+
+def ffprobe(target, *args, check=True):
+    """stdout of ``ffprobe -v error ARGS TARGET`` (an independent checker; a file or a URL)."""
+    assert shutil.which("ffprobe"), "ffprobe is required (apt-get install ffmpeg)"
+    cmd = ["ffprobe", "-v", "error", *args, os.fspath(target)]
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120).stdout
+
+
 def ffprobe_stream(path, *entries):
     """Run ffprobe (an independent checker) and return the first video stream's entries."""
-    assert shutil.which("ffprobe"), "ffprobe is required (apt-get install ffmpeg)"
     fields = ",".join(entries)
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            f"stream={fields}",
-            "-of",
-            "default=noprint_wrappers=1",
-            os.fspath(path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = ffprobe(
+        path, "-count_frames", "-select_streams", "v:0", "-show_entries", f"stream={fields}",
+        "-of", "default=noprint_wrappers=1",
+    )  # fmt: skip
     return dict(line.split("=", 1) for line in out.strip().splitlines())
+
+
+def count_frames(target):
+    """Video frames ffprobe decodes from ``target`` (a file or a URL); fails if it cannot."""
+    return int(ffprobe_stream(target, "nb_read_frames")["nb_read_frames"])
+
+
+def frames_in(target):
+    """Video frames ffprobe decodes from ``target``; -1 when it does not play at all.
+
+    For files that may be broken on purpose (killed writers): where :func:`count_frames`
+    would fail, this answers.
+    """
+    out = ffprobe(
+        target, "-count_frames", "-select_streams", "v:0", "-show_entries",
+        "stream=nb_read_frames", "-of", "csv=p=0", check=False,
+    )  # fmt: skip
+    text = out.strip().split(",")[0]
+    return int(text) if text.isdigit() else -1
+
+
+def ffmpeg(*args, timeout=120):
+    """stdout (bytes) of ``ffmpeg -v error ARGS``; raises if ffmpeg fails."""
+    assert shutil.which("ffmpeg"), "ffmpeg is required (apt-get install ffmpeg)"
+    cmd = ["ffmpeg", "-v", "error", *args]
+    return subprocess.run(cmd, check=True, capture_output=True, timeout=timeout).stdout
+
+
+def gst_launch(description, timeout=60):
+    """Run ``gst-launch-1.0 -q DESCRIPTION`` to its end (split at white space, as a shell
+    would split it unquoted: no spaces inside a property or a path)."""
+    assert shutil.which("gst-launch-1.0"), "gst-launch-1.0 is required (gstreamer1.0-tools)"
+    subprocess.run(["gst-launch-1.0", "-q", *description.split()], check=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def started(cmd, **options):
+    """Start ``cmd`` (text pipes for stdout and stderr unless ``options`` say otherwise); kill
+    it on the way out if it still runs.
+
+    ``with started([...]) as proc:`` never leaves a process behind, whatever fails inside.
+    """
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    proc = subprocess.Popen(cmd, **{**pipes, **options})
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def interrupt(proc, timeout=60):
+    """Send SIGINT (what Ctrl-C sends) and wait for the process to end: (stdout, stderr)."""
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=timeout)
 
 
 class Passthrough:

@@ -15,6 +15,16 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+# headless Chromium without first-run work, background traffic or a GPU
+CHROMIUM_HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+)
+
 PAGE = """<!doctype html><html><body>
 <video id="v" muted preload="auto" src="/media/{name}"></video>
 <script>
@@ -154,12 +164,7 @@ def chromium_play(
     proc = subprocess.Popen(
         [
             chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
+            *CHROMIUM_HEADLESS,
             "--autoplay-policy=no-user-gesture-required",
             "--remote-debugging-port=0",
             f"--user-data-dir={profile}",

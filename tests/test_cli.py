@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import ffprobe_stream
+from _helpers import ffprobe_stream, interrupt, run, started
 
 from gstreamer import GstVideoSink, Reader, cli
 from gstreamer.pipeline import quote
@@ -25,9 +25,7 @@ PY = sys.executable
 
 
 def run_cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PY, "-m", "gstreamer", *argv], capture_output=True, text=True, timeout=timeout
-    )
+    return run([PY, "-m", "gstreamer", *argv], timeout=timeout)
 
 
 class Served:
@@ -59,29 +57,11 @@ class Served:
 
 
 def ffmpeg_frames(url: str, frames: int = 5, *extra: str) -> int:
-    result = subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            "-probesize",
-            "32768",
-            "-analyzeduration",
-            "500000",
-            *extra,
-            "-i",
-            url,
-            "-frames:v",
-            str(frames),
-            "-f",
-            "framemd5",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=40,
-    )
+    cmd = [
+        "ffmpeg", "-nostdin", "-v", "error", "-probesize", "32768", "-analyzeduration", "500000",
+        *extra, "-i", url, "-frames:v", str(frames), "-f", "framemd5", "-",
+    ]  # fmt: skip
+    result = run(cmd, timeout=40)
     assert result.returncode == 0, result.stderr
     return sum(1 for line in result.stdout.splitlines() if line and not line.startswith("#"))
 
@@ -303,41 +283,17 @@ def test_launch_missing_element_and_bad_syntax(capsys):
 @pytest.mark.e2e
 def test_launch_sigint_sends_eos_so_the_mp4_is_complete(tmp_path):
     out = tmp_path / "live.mp4"
-    proc = subprocess.Popen(
-        [
-            PY,
-            "-m",
-            "gstreamer",
-            "launch",
-            "videotestsrc",
-            "is-live=true",
-            "!",
-            "video/x-raw,width=160,height=120,framerate=30/1",
-            "!",
-            "x264enc",
-            "speed-preset=ultrafast",
-            "tune=zerolatency",
-            "!",
-            "mp4mux",
-            "!",
-            "filesink",
-            f"location={out}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
+    cmd = [
+        PY, "-m", "gstreamer", "launch", "videotestsrc", "is-live=true",
+        "!", "video/x-raw,width=160,height=120,framerate=30/1",
+        "!", "x264enc", "speed-preset=ultrafast", "tune=zerolatency",
+        "!", "mp4mux", "!", "filesink", f"location={out}",
+    ]  # fmt: skip
+    with started(cmd) as proc:
         line = proc.stderr.readline()  # the first progress line: it is running
         assert "frames" in line, line
         time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _, err = interrupt(proc, timeout=30)
     assert proc.returncode == 130, err
     assert "sending end-of-stream" in err
     info = ffprobe_stream(out, "nb_read_frames", "width", "codec_name")
@@ -625,23 +581,13 @@ def test_doctor_tells_the_truth_about_display_sinks(monkeypatch, capsys):
 
 def test_convert_ctrl_c_finishes_the_file_and_exits_130(tmp_path):
     out = tmp_path / "live.mp4"
-    proc = subprocess.Popen(
-        [PY, "-m", "gstreamer", "convert",
-         "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=30/1",
-         str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
+    live = "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=30/1"
+    with started([PY, "-m", "gstreamer", "convert", live, str(out)]) as proc:
         deadline = time.monotonic() + 30
         while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
             time.sleep(0.05)  # the writer opened the file: frames are flowing
         time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-        stdout, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stdout, err = interrupt(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted; finishing the file" in err
     assert stdout.startswith("converted ")

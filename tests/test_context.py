@@ -5,16 +5,10 @@ import threading
 import time
 
 import pytest
+from _helpers import wait_for
 
 from gstreamer import GLib, GstContext, GstError, TimeoutError
 from gstreamer.context import main_loop_running
-
-
-def _until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return predicate()
 
 
 def test_context_manager_runs_and_stops_the_loop():
@@ -56,7 +50,7 @@ def test_exception_in_a_glib_callback_is_kept_and_raised_by_shutdown(capsys):
     ctx = GstContext()
     ctx.startup()
     GLib.idle_add(lambda: 1 / 0)
-    assert _until(lambda: ctx.error is not None)
+    wait_for(lambda: ctx.error is not None)
     assert ctx.is_running  # the loop carries on
     with pytest.raises(GstError, match="ZeroDivisionError") as info:
         ctx.shutdown()
@@ -65,14 +59,19 @@ def test_exception_in_a_glib_callback_is_kept_and_raised_by_shutdown(capsys):
     ctx.shutdown()  # raised once
 
 
+def _fail_on_the_loop(ctx, exc):
+    """Make a call on the context's loop raise ``exc``; return once the context holds it."""
+
+    def fails():
+        raise exc
+
+    ctx.call(fails)
+    wait_for(lambda: ctx.error is not None)
+
+
 def test_exception_in_call_is_raised_by_raise_for_error():
     with GstContext() as ctx:
-
-        def fails():
-            raise KeyError("missing")
-
-        ctx.call(fails)
-        assert _until(lambda: ctx.error is not None)
+        _fail_on_the_loop(ctx, KeyError("missing"))
         with pytest.raises(GstError, match="KeyError") as info:
             ctx.raise_for_error()
         assert isinstance(info.value.__cause__, KeyError)
@@ -83,12 +82,7 @@ def test_gst_errors_from_the_loop_keep_their_type():
     from gstreamer import CapsError
 
     with GstContext() as ctx:
-
-        def fails():
-            raise CapsError("bad caps")
-
-        ctx.call(fails)
-        assert _until(lambda: ctx.error is not None)
+        _fail_on_the_loop(ctx, CapsError("bad caps"))
         with pytest.raises(CapsError, match="bad caps"):
             ctx.raise_for_error()
 
@@ -96,7 +90,7 @@ def test_gst_errors_from_the_loop_keep_their_type():
 def test_exception_is_not_raised_over_the_bodys_exception():
     with pytest.raises(RuntimeError, match="body"), GstContext() as ctx:
         GLib.idle_add(lambda: 1 / 0)
-        assert _until(lambda: ctx.error is not None)
+        wait_for(lambda: ctx.error is not None)
         raise RuntimeError("body")
 
 
@@ -104,7 +98,7 @@ def test_excepthook_is_restored_and_other_threads_untouched():
     before = sys.excepthook
     with GstContext():
         assert sys.excepthook is not before
-    assert _until(lambda: sys.excepthook is before)
+    wait_for(lambda: sys.excepthook is before)
 
 
 def test_shutdown_never_hangs_on_a_stuck_callback():

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _helpers import started
 
 pytestmark = pytest.mark.e2e
 
@@ -21,15 +22,8 @@ RUN_APPSRC = (
 
 def test_default_pipeline_displays_in_an_x_window(xvfb, tmp_path):
     env = dict(os.environ, DISPLAY=xvfb)
-    proc = subprocess.Popen(
-        [sys.executable, str(RUN_APPSRC), "-n", "45"],  # the script's default: autovideosink
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    # the script's default sink: autovideosink
+    with started([sys.executable, str(RUN_APPSRC), "-n", "45"], cwd=tmp_path, env=env) as proc:
         first = proc.stdout.readline()
         shot = tmp_path / "screen.png"
         if shutil.which("import"):  # imagemagick is optional
@@ -37,10 +31,6 @@ def test_default_pipeline_displays_in_an_x_window(xvfb, tmp_path):
                 ["import", "-window", "root", str(shot)], env=env, timeout=20, check=False
             )
         rest, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert first.startswith("elements:")
     assert "autovideosink" in first

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from _docblocks import ROOT, RUN_LANGUAGES, TEXT_LANGUAGES, Block, blocks, pages
-from _helpers import xvfb_display
+from _helpers import interrupt, started, xvfb_display
 
 pytestmark = pytest.mark.e2e
 
@@ -120,11 +119,7 @@ def _run_server(block: Block, folder: Path, env: dict[str, str]) -> None:
         if block.lang == "python"
         else ["bash", "-e", "-c", f"exec {block.code.strip()}"]
     )
-    proc = subprocess.Popen(
-        command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-    try:
+    with started(command, cwd=folder, env=env, stderr=subprocess.STDOUT) as proc:
         assert proc.stdout is not None
         line = _readline(proc.stdout, 60) or ""
         assert line and proc.poll() is None, f"{block.name}: ended early: {line!r}"
@@ -134,12 +129,7 @@ def _run_server(block: Block, folder: Path, env: dict[str, str]) -> None:
                 page = reply.read()
                 assert reply.status == 200
             assert b"<img" in page, page[:200]
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        output, _ = interrupt(proc)
     # 0, or 130 where the command documents it (gstreamer launch)
     assert proc.returncode in (0, 130), f"{block.name}: exit code {proc.returncode}\n{output}"
     assert "Traceback" not in output, output

@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+from _helpers import in_thread
 
 from gstreamer import (
     CapsError,
@@ -252,17 +253,12 @@ def test_blocked_push_is_woken_by_a_pipeline_error():
         "appsrc ! video/x-raw,format=GRAY8 ! fakesink", width=64, height=48, max_buffers=1
     )
     sink.startup()
-    errors = []
 
     def pump():
-        try:
-            for _ in range(200):
-                sink.push(np.zeros((48, 64, 3), np.uint8))
-        except GstError as exc:
-            errors.append(exc)
+        for _ in range(200):
+            sink.push(np.zeros((48, 64, 3), np.uint8))
 
-    thread = threading.Thread(target=pump)
-    thread.start()
+    thread, errors = in_thread(pump)
     thread.join(20)
     alive = thread.is_alive()
     sink.shutdown(raise_errors=False)

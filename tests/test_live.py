@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _helpers import in_thread
 from _servers import ServerProcess, free_port
 
 import gstreamer
@@ -284,16 +285,7 @@ def test_reconnect_soak_short():
 def test_close_from_another_thread_ends_a_reconnecting_read():
     port = free_port()  # nobody listens: every attempt fails
     reader = Reader(tcp_source("127.0.0.1", port), reconnect=Reconnect(backoff=0.2), timeout=30)
-    errors: list[BaseException] = []
-
-    def read():
-        try:
-            reader.read()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=read)
-    thread.start()
+    thread, errors = in_thread(reader.read)
     time.sleep(0.5)
     start = time.monotonic()
     reader.close()

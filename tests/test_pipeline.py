@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from _helpers import ffprobe_stream
+from _helpers import ffprobe_stream, wait_for
 
 from gstreamer import (
     GLib,
@@ -301,14 +301,6 @@ class Recording(GstPipeline):
         self.calls.append(("warning", message.parse_warning()[0].message))
 
 
-def _until(predicate, timeout=5.0):
-    """Poll ``predicate`` (set from the main-loop thread) for up to ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return predicate()
-
-
 def test_hooks_are_called_from_the_main_loop():
     with GstContext():
         pipeline = Recording("videotestsrc num-buffers=3 ! fakesink")
@@ -316,12 +308,12 @@ def test_hooks_are_called_from_the_main_loop():
             gerror = GLib.Error.new_literal(Gst.CoreError.quark(), "hm", int(Gst.CoreError.FAILED))
             pipeline.bus.post(Gst.Message.new_warning(pipeline.pipeline, gerror, ""))
             pipeline.wait(10)
-            assert _until(lambda: ("eos", Gst.MessageType.EOS) in pipeline.calls)
+            wait_for(lambda: ("eos", Gst.MessageType.EOS) in pipeline.calls)
         assert ("warning", "hm") in pipeline.calls
         failing = Recording(LIVE)
         failing.startup()
         post_error(failing, "bad")
-        assert _until(lambda: ("error", "bad") in failing.calls)
+        wait_for(lambda: ("error", "bad") in failing.calls)
         with pytest.raises(PipelineError, match="bad"):
             failing.shutdown()
 
@@ -334,7 +326,7 @@ def test_exception_in_a_hook_is_kept_not_swallowed():
     with GstContext():
         pipeline = Broken("videotestsrc num-buffers=2 ! fakesink")
         pipeline.startup()
-        assert _until(lambda: pipeline.error is not None)
+        wait_for(lambda: pipeline.error is not None)
         with pytest.raises(PipelineError, match="hook failed") as info:
             pipeline.wait(10)
         assert isinstance(info.value.__cause__, ValueError)
@@ -349,6 +341,6 @@ def test_seed_style_shutdown_from_on_eos_hook():
     with GstContext():
         pipeline = SeedStyle("videotestsrc num-buffers=2 ! fakesink")
         pipeline.startup()
-        assert _until(lambda: pipeline.pipeline is None)
+        wait_for(lambda: pipeline.pipeline is None)
         assert pipeline.is_done
         pipeline.shutdown()

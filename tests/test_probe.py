@@ -15,14 +15,7 @@ from gstreamer import InvalidMediaError, MediaInfo, VideoInfo, probe
 from gstreamer.cli import main
 
 CLIPS = ["h264.mp4", "hevc.mp4", "vp9.webm", "h264.ts", "vfr.mkv", "rot90.mp4"]
-CONTAINERS = {
-    "h264.mp4": "mp4",
-    "hevc.mp4": "mp4",
-    "rot90.mp4": "mp4",
-    "vp9.webm": "webm",
-    "h264.ts": "mpegts",
-    "vfr.mkv": "matroska",
-}
+CONTAINERS = {"mp4": "mp4", "webm": "webm", "ts": "mpegts", "mkv": "matroska"}  # by extension
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +34,7 @@ def test_probe_agrees_with_ffprobe(clips, name):
     assert video.fps == fps
     assert info.duration == pytest.approx(float(ff["duration"]), abs=float(1 / fps))
     assert video.codec == ff["codec_name"]
-    assert info.container == CONTAINERS[name]
+    assert info.container == CONTAINERS[name.rsplit(".", 1)[1]]
     assert info.seekable and not info.live
     rotation = -int(ff.get("rotation", "0")) % 360  # ffprobe: counter-clockwise
     assert video.rotation == rotation

@@ -1,13 +1,12 @@
 import gc
 import os
 import shutil
-import subprocess
 import time
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from _helpers import ffprobe_stream
+from _helpers import ffprobe_stream, gst_launch
 
 import gstreamer
 from gstreamer import (
@@ -25,28 +24,11 @@ MP4_FRAMES = 30
 
 @pytest.fixture(scope="module")
 def mp4(tmp_path_factory):
-    assert shutil.which("gst-launch-1.0")
     path = tmp_path_factory.mktemp("reader") / "clip.mp4"
-    subprocess.run(
-        [
-            "gst-launch-1.0",
-            "-q",
-            "videotestsrc",
-            f"num-buffers={MP4_FRAMES}",
-            "pattern=ball",
-            "!",
-            "video/x-raw,width=320,height=240,framerate=30/1",
-            "!",
-            "x264enc",
-            "key-int-max=10",
-            "!",
-            "mp4mux",
-            "!",
-            "filesink",
-            f"location={path}",
-        ],
-        check=True,
-        timeout=60,
+    gst_launch(
+        f"videotestsrc num-buffers={MP4_FRAMES} pattern=ball ! "
+        "video/x-raw,width=320,height=240,framerate=30/1 ! x264enc key-int-max=10 ! mp4mux ! "
+        f"filesink location={path}"
     )
     return path
 

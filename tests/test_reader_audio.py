@@ -1,9 +1,8 @@
 import json
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from _helpers import ffprobe, gst_launch
 
 from gstreamer import CapsError, PipelineError
 from gstreamer.reader import Reader, read_frames
@@ -61,45 +60,14 @@ def test_audio_formats_have_their_dtype(format):
 
 
 def test_audio_file_matches_ffprobe(tmp_path):
-    assert shutil.which("gst-launch-1.0") and shutil.which("ffprobe")
     wav = tmp_path / "tone.wav"
-    subprocess.run(
-        [
-            "gst-launch-1.0",
-            "-q",
-            "audiotestsrc",
-            "num-buffers=25",
-            "samplesperbuffer=1000",
-            "!",
-            "audio/x-raw,format=S16LE,rate=16000,channels=2",
-            "!",
-            "wavenc",
-            "!",
-            "filesink",
-            f"location={wav}",
-        ],
-        check=True,
-        timeout=60,
+    gst_launch(
+        "audiotestsrc num-buffers=25 samplesperbuffer=1000 ! "
+        f"audio/x-raw,format=S16LE,rate=16000,channels=2 ! wavenc ! filesink location={wav}"
     )
-    probe = json.loads(
-        subprocess.run(
-            [
-                "ffprobe",
-                "-v",
-                "error",
-                "-select_streams",
-                "a:0",
-                "-show_entries",
-                "stream=sample_rate,channels,duration_ts",
-                "-of",
-                "json",
-                str(wav),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )["streams"][0]
+    entries = "stream=sample_rate,channels,duration_ts"
+    out = ffprobe(wav, "-select_streams", "a:0", "-show_entries", entries, "-of", "json")
+    probe = json.loads(out)["streams"][0]
     arrays = list(read_frames(wav, format="S16LE"))
     samples = np.concatenate(arrays)
     assert samples.shape == (int(probe["duration_ts"]), int(probe["channels"]))
@@ -111,39 +79,10 @@ def test_audio_file_matches_ffprobe(tmp_path):
 
 def test_audio_of_a_file_with_video_and_audio(tmp_path):
     path = tmp_path / "av.mkv"
-    subprocess.run(
-        [
-            "gst-launch-1.0",
-            "-q",
-            "matroskamux",
-            "name=m",
-            "!",
-            "filesink",
-            f"location={path}",
-            "videotestsrc",
-            "num-buffers=10",
-            "!",
-            "video/x-raw,width=64,height=48",
-            "!",
-            "x264enc",
-            "!",
-            "queue",
-            "!",
-            "m.",
-            "audiotestsrc",
-            "num-buffers=10",
-            "samplesperbuffer=4410",
-            "!",
-            "audioconvert",
-            "!",
-            "vorbisenc",
-            "!",
-            "queue",
-            "!",
-            "m.",
-        ],
-        check=True,
-        timeout=60,
+    gst_launch(
+        f"matroskamux name=m ! filesink location={path} "
+        "videotestsrc num-buffers=10 ! video/x-raw,width=64,height=48 ! x264enc ! queue ! m. "
+        "audiotestsrc num-buffers=10 samplesperbuffer=4410 ! audioconvert ! vorbisenc ! queue ! m."
     )
     audio, areader = read_all(path, format="F32LE")
     video, vreader = read_all(path, format="RGB")
@@ -163,43 +102,13 @@ def test_video_options_rejected_for_audio():
 
 def test_wrong_media_kind_is_an_error_with_a_hint(tmp_path):
     wav = tmp_path / "tone.wav"
-    subprocess.run(
-        [
-            "gst-launch-1.0",
-            "-q",
-            "audiotestsrc",
-            "num-buffers=5",
-            "!",
-            "wavenc",
-            "!",
-            "filesink",
-            f"location={wav}",
-        ],
-        check=True,
-        timeout=60,
-    )
+    gst_launch(f"audiotestsrc num-buffers=5 ! wavenc ! filesink location={wav}")
     with pytest.raises(PipelineError) as info, Reader(wav, format="RGB", timeout=10) as reader:
         reader.read()
     assert "no video stream" in str(info.value)
     assert "format='S16LE'" in info.value.hint
     video = tmp_path / "video.mkv"
-    subprocess.run(
-        [
-            "gst-launch-1.0",
-            "-q",
-            "videotestsrc",
-            "num-buffers=5",
-            "!",
-            "x264enc",
-            "!",
-            "matroskamux",
-            "!",
-            "filesink",
-            f"location={video}",
-        ],
-        check=True,
-        timeout=60,
-    )
+    gst_launch(f"videotestsrc num-buffers=5 ! x264enc ! matroskamux ! filesink location={video}")
     with pytest.raises(PipelineError) as info, Reader(video, format="S16LE") as reader:
         reader.read()
     assert "no audio stream" in str(info.value)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import ffprobe_stream, wait_for
+from _helpers import count_frames, ffprobe, wait_for
 from _players import chromium_play, pyav_frames
 
 import gstreamer
@@ -42,18 +42,8 @@ def top_level_atoms(path):
     return atoms
 
 
-def count_frames(path):
-    return int(ffprobe_stream(path, "nb_read_frames")["nb_read_frames"])
-
-
 def ffprobe_duration(path):
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(out.stdout.strip())
+    return float(ffprobe(path, "-show_entries", "format=duration", "-of", "csv=p=0"))
 
 
 # -- crash-safe MP4 ------------------------------------------------------------------------
@@ -328,26 +318,11 @@ def test_variable_frame_rate_last_frame_keeps_a_given_duration(tmp_path):
 
 
 def first_frame_is_key(path):
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            "frame=key_frame",
-            "-of",
-            "csv=p=0",
-            "-read_intervals",
-            "%+#1",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.split()[0].strip(",") == "1"
+    out = ffprobe(
+        path, "-select_streams", "v", "-show_entries", "frame=key_frame", "-of", "csv=p=0",
+        "-read_intervals", "%+#1",
+    )  # fmt: skip
+    return out.split()[0].strip(",") == "1"
 
 
 def gray_levels(path):
@@ -431,35 +406,13 @@ def write_hls(folder, n=300, window=None):
     return w
 
 
-def ffprobe_count(target):
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-            str(target),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(out.stdout.split()[0])
-
-
 def test_hls_writer_keeps_every_segment(tmp_path):
     w = write_hls(tmp_path)
     playlist = Path(w.playlist).read_text()
     assert playlist.startswith("#EXTM3U") and "#EXT-X-ENDLIST" in playlist
     assert playlist.count("#EXTINF") == 5
     assert len(list(tmp_path.glob("segment*.ts"))) == 5
-    assert ffprobe_count(w.playlist) == 300
+    assert count_frames(w.playlist) == 300
 
 
 def test_hls_writer_sliding_window(tmp_path):
@@ -467,7 +420,7 @@ def test_hls_writer_sliding_window(tmp_path):
     playlist = Path(w.playlist).read_text()
     assert playlist.count("#EXTINF") == 2
     assert "#EXT-X-MEDIA-SEQUENCE:3" in playlist
-    assert ffprobe_count(w.playlist) == 120
+    assert count_frames(w.playlist) == 120
 
 
 @pytest.mark.e2e
@@ -477,7 +430,7 @@ def test_hls_over_http_with_ffprobe_and_hlsdemux(tmp_path):
     write_hls(tmp_path)
     with HttpFolderServer(tmp_path, port=0) as server:
         assert server.url.startswith("http://127.0.0.1:")
-        assert ffprobe_count(server.url) == 300
+        assert count_frames(server.url) == 300
         # GStreamer's own HLS client: souphttpsrc ! hlsdemux
         with Reader(server.url, timeout=30) as reader:
             first = reader.read()
@@ -538,7 +491,7 @@ def test_cli_serve_hls(tmp_path):
         assert response.getheader("Content-Type") == "application/vnd.apple.mpegurl"
         assert b"segment00000.ts" in response.read()
         conn.close()
-        assert ffprobe_count(url) == 90
+        assert count_frames(url) == 90
         time.sleep(0)  # the server keeps serving until interrupted
         assert proc.poll() is None
     finally:

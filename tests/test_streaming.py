@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 import pytest
+from _helpers import ffprobe_stream, run
+from _players import CHROMIUM_HEADLESS
 
 from gstreamer import ClosedError, GstVideoSource, PipelineError, Reader
 from gstreamer.pipeline import quote
@@ -507,12 +509,7 @@ def test_headless_chromium_shows_the_mjpeg_frames(tmp_path, color):
         result = subprocess.run(
             [
                 shutil.which("chromium"),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
+                *CHROMIUM_HEADLESS,
                 f"--user-data-dir={tmp_path / 'profile'}",
                 f"--screenshot={png}",
                 "--window-size=320,240",
@@ -607,32 +604,15 @@ def test_examples_record_and_udp_run(tmp_path):
     import sys
 
     out = tmp_path / "rec.mp4"
-    record = subprocess.run(
-        [sys.executable, os.path.join(EXAMPLES, "record.py"), "-o", str(out), "-n", "15"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    record = run([sys.executable, os.path.join(EXAMPLES, "record.py"), "-o", str(out), "-n", "15"])
     assert record.returncode == 0, record.stderr
-    from _helpers import ffprobe_stream
-
     assert ffprobe_stream(out, "nb_read_frames", "codec_name") == {
         "codec_name": "h264",
         "nb_read_frames": "15",
     }
-    udp = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(EXAMPLES, "udp_send_receive.py"),
-            "--port",
-            str(free_port(socket.SOCK_DGRAM)),
-            "-n",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    udp_example = os.path.join(EXAMPLES, "udp_send_receive.py")
+    port = str(free_port(socket.SOCK_DGRAM))
+    udp = run([sys.executable, udp_example, "--port", port, "-n", "3"])
     assert udp.returncode == 0, udp.stderr
     assert udp.stdout.count("received (240, 320, 3)") == 3
 

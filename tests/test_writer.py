@@ -1,5 +1,4 @@
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import ffprobe_stream
+from _helpers import count_frames, ffmpeg, ffprobe, ffprobe_stream, interrupt, started
 
 import gstreamer
 from gstreamer import CapsError, ClosedError, NegotiationError, PipelineError, TimeoutError
@@ -23,22 +22,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 def decode(path, pix_fmt, width, height, channels):
     """All frames of ``path`` decoded by ffmpeg (independent of GStreamer)."""
-    raw = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            os.fspath(path),
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            pix_fmt,
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
+    raw = ffmpeg("-i", os.fspath(path), "-f", "rawvideo", "-pix_fmt", pix_fmt, "-")
     frame_bytes = int(width * height * channels)
     assert len(raw) % frame_bytes == 0
     shape = (-1, height, width, 3) if channels == 3 else (-1, int(height * channels), width)
@@ -46,28 +30,10 @@ def decode(path, pix_fmt, width, height, channels):
 
 
 def packet_times(path):
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "packet=pts_time",
-            "-of",
-            "csv=p=0",
-            os.fspath(path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = ffprobe(
+        path, "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0"
+    )
     return sorted(float(x) for x in out.split())
-
-
-def count_frames(path):
-    return int(ffprobe_stream(path, "nb_read_frames")["nb_read_frames"])
 
 
 # -- round trips ---------------------------------------------------------------------------
@@ -236,17 +202,9 @@ def test_sigint_to_a_writing_process_leaves_a_playable_file(tmp_path):
                     print("ready", flush=True)
         """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
+    with started([sys.executable, "-c", script]) as proc:
         assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _, err = interrupt(proc, timeout=30)
     assert "KeyboardInterrupt" in err
     assert count_frames(out) >= 20
 

@@ -1,54 +1,27 @@
 import json
 import os
-import subprocess
 import wave
 
 import numpy as np
 import pytest
+from _helpers import ffmpeg, ffprobe
 
 import gstreamer
 from gstreamer import AudioWriter, CapsError, ClosedError, LifecycleError, MuxWriter, write_audio
 
 
 def probe_streams(path):
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_type,codec_name,duration,sample_rate,channels,nb_read_frames",
-            "-count_frames",
-            "-of",
-            "json",
-            os.fspath(path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    entries = "stream=codec_type,codec_name,duration,sample_rate,channels,nb_read_frames"
+    out = ffprobe(path, "-show_entries", entries, "-count_frames", "-of", "json")
     return json.loads(out)["streams"]
 
 
 def stream_end(path, selector):
     """End time of a stream: the last packet's pts + duration (works for every container)."""
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            selector,
-            "-show_entries",
-            "packet=pts_time,duration_time",
-            "-of",
-            "csv=p=0",
-            os.fspath(path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = ffprobe(
+        path, "-select_streams", selector, "-show_entries", "packet=pts_time,duration_time",
+        "-of", "csv=p=0",
+    )  # fmt: skip
     ends = []
     for line in out.split():
         pts, dur = ([*line.split(","), "0"])[:2]
@@ -57,22 +30,7 @@ def stream_end(path, selector):
 
 
 def decode_s16(path, channels):
-    raw = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            os.fspath(path),
-            "-f",
-            "s16le",
-            "-acodec",
-            "pcm_s16le",
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
+    raw = ffmpeg("-i", os.fspath(path), "-f", "s16le", "-acodec", "pcm_s16le", "-")
     return np.frombuffer(raw, "<i2").reshape(-1, channels)
 
 
@@ -200,11 +158,8 @@ def test_flac_header_carries_the_duration(tmp_path):
     out = tmp_path / "tone.flac"
     samples = (np.sin(np.arange(16000 * 3) / 5) * 8000).astype(np.int16)
     assert gstreamer.write_audio(out, samples, rate=16000) == 48000
-    probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", out],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert float(probe.stdout) == pytest.approx(3.0, abs=1e-3)
+    duration = ffprobe(out, "-show_entries", "format=duration", "-of", "csv=p=0")
+    assert float(duration) == pytest.approx(3.0, abs=1e-3)
 
 
 def test_write_audio_reports_progress_in_samples(tmp_path):
