@@ -6,12 +6,12 @@ Shared by ``tests/faults`` (short runs) and ``benchmarks/faults.py`` (the long s
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any, Optional
 
@@ -82,28 +82,18 @@ def wait_until(condition: Any, timeout: float, interval: float = 0.05) -> bool:
         time.sleep(interval)
 
 
-def frames_in(path: Any) -> int:
-    """Video frames ffprobe decodes from ``path`` (0 when the file does not play)."""
-    assert shutil.which("ffprobe"), "ffprobe is required (apt-get install ffmpeg)"
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-            os.fspath(path),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    text = out.stdout.strip().split(",")[0] if out.returncode == 0 else ""
-    return int(text) if text.isdigit() else 0
+def abandon_server(cls: Any) -> int:
+    """Start a ``cls`` server (64x48), push a frame, drop it without close(): it must be
+    collected at once. Return the port it had."""
+    server = cls(64, 48, port=0)
+    server.start()
+    server.push(np.zeros((48, 64, 3), np.uint8))
+    port: int = server.port
+    ref = weakref.ref(server)
+    del server
+    gc.collect()
+    assert ref() is None
+    return port
 
 
 def pattern(i: int, width: int = 640, height: int = 480) -> np.ndarray:

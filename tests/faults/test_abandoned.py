@@ -1,15 +1,17 @@
 """Writers, Readers and servers dropped without close() are collected, and their files play."""
 
 import gc
+import socket
 import weakref
 
 import numpy as np
 import pytest
+from _helpers import frames_in
 
 from gstreamer import Reader, Writer
 from gstreamer.streaming import TcpServer
 
-from ._probe import fds, frames_in, threads, wait_until
+from ._probe import abandon_server, fds, threads, wait_until
 
 
 def _abandon_writer(path, frames=10):
@@ -67,19 +69,9 @@ def test_abandoned_reader_is_collected(tmp_path):
 @pytest.mark.e2e
 def test_abandoned_tcp_server_is_collected():
     t0, f0 = _settle()
-    server = TcpServer(64, 48, port=0)
-    server.start()
-    port = server.port
-    server.push(np.zeros((48, 64, 3), np.uint8))
-    ref = weakref.ref(server)
-    del server
-    gc.collect()
-    assert ref() is None
+    port = abandon_server(TcpServer)
     assert wait_until(lambda: threads() <= t0 and fds() <= f0, 10)
-    # the port is free again
-    import socket
-
-    with socket.socket() as s:
+    with socket.socket() as s:  # the port is free again
         s.bind(("127.0.0.1", port))
 
 
@@ -88,17 +80,8 @@ def test_abandoned_rtsp_server_is_collected():
     from gstreamer.streaming import RtspServer
 
     t0, _ = _settle()
-    server = RtspServer(64, 48, port=0)
-    server.start()
-    port = server.port
-    server.push(np.zeros((48, 64, 3), np.uint8))
-    ref = weakref.ref(server)
-    del server
-    gc.collect()
-    assert ref() is None
+    port = abandon_server(RtspServer)
     assert wait_until(lambda: threads() <= t0, 10)
-    import socket
-
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))

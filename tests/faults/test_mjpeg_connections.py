@@ -1,17 +1,15 @@
 """Half-open and idle MJPEG connections cost no threads and are closed after idle_timeout."""
 
-import gc
 import socket
 import subprocess
 import time
-import weakref
 
 import numpy as np
 import pytest
 
 from gstreamer.streaming import MjpegServer
 
-from ._probe import threads, wait_until
+from ._probe import abandon_server, threads, wait_until
 
 
 def half_open(port, count, request=b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n"):
@@ -97,14 +95,7 @@ def test_a_stalled_stream_client_is_dropped_and_others_keep_getting_frames():
 @pytest.mark.e2e
 def test_abandoned_mjpeg_server_is_collected():
     t0 = threads()
-    server = MjpegServer(64, 48, port=0)
-    server.start()
-    server.push(np.zeros((48, 64, 3), np.uint8))
-    port = server.port
-    ref = weakref.ref(server)
-    del server
-    gc.collect()
-    assert ref() is None
+    port = abandon_server(MjpegServer)
     assert wait_until(lambda: threads() <= t0, 10)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+from _helpers import frames_in
 
 from gstreamer import CapsError, GstError, Writer
-
-from ._probe import frames_in
 
 
 def _zeros(shape):
