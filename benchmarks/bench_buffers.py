@@ -21,17 +21,15 @@ writes it to ``benchmarks/results/buffers.md``.
 
 from __future__ import annotations
 
-import argparse
 import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from _common import parser_for, save
 
-HERE = Path(__file__).resolve().parent
 SIZES = {"480p": (480, 640), "1080p": (1080, 1920), "4K": (2160, 3840)}
 
 
@@ -154,17 +152,8 @@ def measure(cases: list[tuple[str, str, str, Callable[[str, int], float], int]],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few frames, one repeat")
+    parser = parser_for(__doc__, "buffers.md", quick="few frames, one repeat")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument(
-        "--save",
-        nargs="?",
-        type=Path,
-        const=HERE / "results" / "buffers.md",
-        metavar="FILE",
-        help="also write the table to FILE (default: benchmarks/results/buffers.md)",
-    )
     args = parser.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
     scale = 0.2 if args.quick else 1.0
@@ -228,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     table = "\n".join(lines)
     print(table)
-    if args.save:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_text("# bench_buffers.py\n\n" + table + "\n")
+    save(args.save, "# bench_buffers.py\n\n" + table)
     return 0
 
 

@@ -23,7 +23,6 @@ Without ``--files``/``--live`` both run. Results are printed; ``--save`` also wr
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -34,14 +33,12 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+from _common import TESTS, parser_for, save, use_test_helpers
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))  # the indexed clips and live sources helpers
-
+use_test_helpers()  # the indexed clips and live sources helpers
 from _indexed import make_clip  # noqa: E402
 
 import gstreamer  # noqa: E402
@@ -139,7 +136,7 @@ with live_sources(sys.argv[2]) as live:
 @contextlib.contextmanager
 def server_process(folder: str):
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, str(HERE.parent / "tests"), folder],
+        [sys.executable, "-c", _SERVER, str(TESTS), folder],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -328,14 +325,11 @@ def report(files: Optional[dict[str, Any]], live: Optional[dict[str, Any]], seco
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = parser_for(__doc__, "multireader.md")
     parser.add_argument("--files", action="store_true")
     parser.add_argument("--live", action="store_true")
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument(
-        "--save", action="store_true", help="write benchmarks/results/multireader.md"
-    )
     args = parser.parse_args(argv)
     both = not args.files and not args.live
     with tempfile.TemporaryDirectory() as folder:
@@ -343,10 +337,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         live = bench_live(folder, args.seconds) if args.live or both else None
     text = report(files, live, args.seconds)
     print(text)
-    if args.save:
-        out = HERE / "results" / "multireader.md"
-        out.write_text(text)
-        print(f"wrote {out}")
+    save(args.save, text)
     return 0
 
 

@@ -21,21 +21,18 @@ timestamps (within 1 ms), and PSNR of our frames against decord's. ``--save`` wr
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import platform
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+from _common import parser_for, save, use_test_helpers
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-
+use_test_helpers()
 from _indexed import make_clip, read_index  # noqa: E402
 
 W, H = 640, 360
@@ -67,10 +64,9 @@ def run(read: Any) -> tuple[float, float, list[dict[str, Any]]]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = parser_for(__doc__, "ray.md")
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each reader")
-    parser.add_argument("--save", action="store_true", help="write benchmarks/results/ray.md")
     args = parser.parse_args(argv)
 
     import decord
@@ -186,10 +182,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ]
     text = "\n".join(lines)
     print(text)
-    if args.save:
-        out = HERE / "results" / "ray.md"
-        out.write_text(text)
-        print(f"wrote {out}")
+    save(args.save, text)
     return 0
 
 

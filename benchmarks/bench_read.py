@@ -13,7 +13,6 @@ within 10 % of gst-launch (decoding to RGB into fakesink). The markdown table is
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import resource
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-HERE = Path(__file__).resolve().parent
+from _common import parser_for, save
 
 
 def make_clip(path: Path, frames: int) -> None:
@@ -194,18 +193,10 @@ def measure(fn: Callable[[Path], int], path: Path) -> tuple[float, float, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = parser_for(__doc__, "read.md")
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clip", type=Path, help="use this MP4 instead of generating one")
-    parser.add_argument(
-        "--save",
-        nargs="?",
-        type=Path,
-        const=HERE / "results" / "read.md",
-        metavar="FILE",
-        help="also write the table to FILE (default: benchmarks/results/read.md)",
-    )
     args = parser.parse_args(argv)
     if not shutil.which("gst-launch-1.0"):
         print("gst-launch-1.0 is required", file=sys.stderr)
@@ -300,9 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     table = "\n".join(lines) + "\n"
     print(table)
-    if args.save:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_text(table)
+    save(args.save, table)
     return 0
 
 

@@ -15,7 +15,6 @@ is printed; ``--save`` writes it to ``benchmarks/results/crash_mp4.md``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -25,9 +24,11 @@ import sys
 import tempfile
 import textwrap
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from _common import parser_for, save, use_test_helpers
+
+use_test_helpers()
+from _helpers import frames_in  # noqa: E402  (ffprobe's count; -1 when the file does not play)
 
 CHILD = textwrap.dedent(
     """
@@ -49,29 +50,6 @@ CHILD = textwrap.dedent(
                 time.sleep(delay)
     """
 )
-
-
-def ffprobe_frames(path: str) -> int:
-    """Frames ffprobe decodes (-1 when it cannot read the file)."""
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-            path,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    text = out.stdout.strip().split(",")[0]
-    return int(text) if out.returncode == 0 and text.isdigit() else -1
 
 
 def run_once(path: str, after: float, fps: int, crash_safe: bool = True) -> dict[str, object]:
@@ -100,7 +78,7 @@ def run_once(path: str, after: float, fps: int, crash_safe: bool = True) -> dict
         proc.send_signal(signal.SIGKILL)
         _, err = proc.communicate(timeout=30)
     # frames printed after the kill decision cannot exist; the last line read is the count
-    frames = ffprobe_frames(path)
+    frames = frames_in(path)
     return {
         "kill_after_s": round(after, 2),
         "written": written,
@@ -113,7 +91,7 @@ def run_once(path: str, after: float, fps: int, crash_safe: bool = True) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = parser_for(__doc__, "crash_mp4.md")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--min", type=float, default=2.0)
@@ -122,7 +100,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plain", action="store_true", help="crash_safe=False (to compare)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--json", action="store_true", help="print the runs as JSON")
-    parser.add_argument("--save", action="store_true")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     runs = []
@@ -154,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     text = "\n".join(lines)
     print(text)
-    if args.save:
-        (HERE / "results" / "crash_mp4.md").write_text(text + "\n")
+    save(args.save, text)
     return 0 if good == len(runs) else 1
 
 

@@ -152,18 +152,16 @@ def mjpeg(args: argparse.Namespace) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    p = sub.add_parser("tcp")
-    p.add_argument("--seconds", type=float, default=60.0)
-    p.set_defaults(run=tcp)
-    p = sub.add_parser("writers")
-    p.add_argument("--count", type=int, default=30)
-    p.set_defaults(run=writers)
-    p = sub.add_parser("reads")
-    p.add_argument("--passes", type=int, default=20)
-    p.set_defaults(run=reads)
-    p = sub.add_parser("mjpeg")
-    p.add_argument("--count", type=int, default=500)
-    p.set_defaults(run=mjpeg)
+    soaks = [
+        (tcp, "--seconds", float, 60.0),
+        (writers, "--count", int, 30),
+        (reads, "--passes", int, 20),
+        (mjpeg, "--count", int, 500),
+    ]
+    for run, option, kind, default in soaks:
+        p = sub.add_parser(run.__name__)
+        p.add_argument(option, type=kind, default=default)
+        p.set_defaults(run=run)
     args = parser.parse_args(argv)
     ok = args.run(args)
     print("goal met" if ok else "goal NOT met")

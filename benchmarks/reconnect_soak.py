@@ -25,32 +25,24 @@ first fresh frame (``ok=True``). ``--save`` writes
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
 import sys
 import threading
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))  # the server process helper
+from _common import RESULTS, parser_for, save, use_test_helpers
+
+use_test_helpers()  # the server process helper and the probes of tests/faults
+from faults._probe import fds, rss_mb, threads  # noqa: E402
 
 WARMUP = 3
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("VmRSS not found")
-
-
 def snapshot() -> tuple[int, int, float]:
     gc.collect()
-    return len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd")), rss_mb()
+    return threads(), fds(), rss_mb()
 
 
 def settled(reader: object) -> tuple[int, int, float]:
@@ -218,10 +210,9 @@ def run_multireader(cycles: int, kind: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = parser_for(__doc__, "reconnect_soak.md")
     parser.add_argument("--cycles", type=int, default=50)
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--save", action="store_true")
     parser.add_argument("--multireader", action="store_true", help="a MultiReader's source")
     parser.add_argument("--kind", choices=["tcp-drop", "rtsp"], default="tcp-drop")
     args = parser.parse_args(argv)
@@ -276,8 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     print(text)
-    if args.save:
-        (HERE / "results" / out).write_text(text + "\n")
+    save_to = args.save
+    if save_to == RESULTS / "reconnect_soak.md":  # --save without FILE: this mode's own file
+        save_to = RESULTS / out
+    save(save_to, text)
     return 0 if ok else 1
 
 

@@ -14,25 +14,18 @@ markdown table is printed; ``--save`` also writes it to ``benchmarks/results/soa
 
 from __future__ import annotations
 
-import argparse
 import gc
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from _common import parser_for, save, use_test_helpers
 
-HERE = Path(__file__).resolve().parent
+use_test_helpers()
+from faults._probe import rss_mb  # noqa: E402
+
 WARMUP = 2000
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("VmRSS not found in /proc/self/status")
 
 
 def run(frames: int) -> dict[str, float]:
@@ -95,17 +88,8 @@ def run(frames: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 frames")
+    parser = parser_for(__doc__, "soak.md", quick="10,000 frames")
     parser.add_argument("--frames", type=int, default=100_000)
-    parser.add_argument(
-        "--save",
-        nargs="?",
-        type=Path,
-        const=HERE / "results" / "soak.md",
-        metavar="FILE",
-        help="also write the table to FILE (default: benchmarks/results/soak.md)",
-    )
     args = parser.parse_args(argv)
     frames = 10_000 if args.quick else args.frames
     r = run(frames)
@@ -128,9 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     print(table)
-    if args.save:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_text("# soak.py\n\n" + table + "\n")
+    save(args.save, "# soak.py\n\n" + table)
     return 0 if ok else 1
 
 
