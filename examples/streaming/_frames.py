@@ -1,9 +1,12 @@
-"""Generated frames shared by the streaming examples (a moving bar over a gradient)."""
+"""What the streaming examples share: generated frames (a moving bar over a gradient), the
+options of the server examples and the way a script ends (exit code, Ctrl-C)."""
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
-from typing import Any
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
@@ -29,3 +32,22 @@ def push_for(server: Any, seconds: float, fps: float) -> int:
         i += 1
         time.sleep(max(0.0, start + i / fps - time.monotonic()))
     return i
+
+
+def server_options(doc: str, port: int) -> argparse.ArgumentParser:
+    """A parser with the options every server example takes: --port, --host, --seconds."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--port", type=int, default=port, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    return parser
+
+
+def run(main: Callable[[], object]) -> NoReturn:
+    """Run ``main`` as the script: exit with what it returns; Ctrl-C exits with code 130 and
+    a one-line note instead of a traceback."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

@@ -9,9 +9,8 @@ as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 from __future__ import annotations
 
 import argparse
-import sys
 
-from _frames import pattern
+from _frames import pattern, run
 
 from gstreamer import Writer
 
@@ -29,8 +28,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
-        print("stopped (Ctrl-C)", file=sys.stderr)
-        sys.exit(130)
+    run(main)

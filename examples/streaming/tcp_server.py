@@ -10,19 +10,13 @@ as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-from _frames import push_for
+from _frames import push_for, run, server_options
 
 from gstreamer.streaming import TcpServer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=5000, help="0 picks a free port")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser = server_options(__doc__, port=5000)
     args = parser.parse_args()
     fps = 30
     with TcpServer(640, 480, fps=fps, port=args.port, host=args.host) as server:
@@ -32,8 +26,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
-        print("stopped (Ctrl-C)", file=sys.stderr)
-        sys.exit(130)
+    run(main)

@@ -9,11 +9,10 @@ as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 
-from _frames import pattern
+from _frames import pattern, run
 
 from gstreamer import Reader
 from gstreamer.streaming import UdpSender, udp_source
@@ -50,8 +49,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
-        print("stopped (Ctrl-C)", file=sys.stderr)
-        sys.exit(130)
+    run(main)
