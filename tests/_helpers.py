@@ -89,11 +89,11 @@ def frames_in(target):
     return int(text) if text.isdigit() else -1
 
 
-def ffmpeg(*args, timeout=120):
-    """stdout (bytes) of ``ffmpeg -v error ARGS``; raises if ffmpeg fails."""
+def ffmpeg(*args, input=None, timeout=120):
+    """stdout (bytes) of ``ffmpeg -v error ARGS`` fed ``input`` (bytes); raises if it fails."""
     assert shutil.which("ffmpeg"), "ffmpeg is required (apt-get install ffmpeg)"
     cmd = ["ffmpeg", "-v", "error", *args]
-    return subprocess.run(cmd, check=True, capture_output=True, timeout=timeout).stdout
+    return subprocess.run(cmd, input=input, check=True, capture_output=True, timeout=timeout).stdout
 
 
 def gst_launch(description, timeout=60):

@@ -481,6 +481,7 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"gstreamer-numpy {__version__}"
 
 
+@pytest.mark.e2e
 def test_convert_resizes_to_webm_with_a_progress_bar_and_a_summary(tmp_path):
     src = _indexed_clip(tmp_path / "in.mp4")
     out = tmp_path / "out.webm"
@@ -579,6 +580,7 @@ def test_doctor_tells_the_truth_about_display_sinks(monkeypatch, capsys):
     assert "autovideosink    ok  (installed, but the display cannot be opened)" in out
 
 
+@pytest.mark.e2e
 def test_convert_ctrl_c_finishes_the_file_and_exits_130(tmp_path):
     out = tmp_path / "live.mp4"
     live = "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=30/1"

@@ -2,11 +2,10 @@
 Writer's RGB → I420 (libyuv), checked against ffmpeg and GStreamer's own videoconvert."""
 
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
-from _helpers import ffprobe_stream
+from _helpers import ffmpeg, ffprobe_stream
 
 import gstreamer
 from gstreamer import _convert
@@ -22,28 +21,38 @@ W, H = 64, 48
 
 def ffmpeg_rgb(path, frames=None):
     """The ffmpeg CLI's own decoding to RGB24 (an independent reference)."""
-    out = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        check=True,
-        capture_output=True,
-    ).stdout
+    out = ffmpeg("-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
     return np.frombuffer(out, np.uint8).reshape(-1, H, W, 3)
 
 
 def make_clip(path, matrix="bt470bg", pix_fmt="yuv420p"):
     trc = "bt709" if matrix == "bt709" else "smpte170m"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={W}x{H}:rate=30",
-         "-frames:v", "3", "-c:v", "libx264", "-pix_fmt", pix_fmt, "-colorspace", matrix,
-         "-color_primaries", matrix, "-color_trc", trc, "-color_range", "tv", str(path)],
-        check=True,
+    ffmpeg(
+        "-y", "-f", "lavfi", "-i", f"testsrc2=size={W}x{H}:rate=30",
+        "-frames:v", "3", "-c:v", "libx264", "-pix_fmt", pix_fmt, "-colorspace", matrix,
+        "-color_primaries", matrix, "-color_trc", trc, "-color_range", "tv", str(path),
     )  # fmt: skip
     return path
 
 
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """``clip(matrix)``: :func:`make_clip`'s file, made once per matrix for the module (the
+    tests only read it)."""
+    folder = tmp_path_factory.mktemp("convert")
+    made = {}
+
+    def get(matrix="bt470bg"):
+        if matrix not in made:
+            made[matrix] = make_clip(folder / f"{matrix}.mp4", matrix)
+        return made[matrix]
+
+    return get
+
+
 @pytest.mark.parametrize("matrix", ["bt470bg", "bt709"])
-def test_reader_rgb_is_ffmpegs_rgb(tmp_path, matrix):
-    clip = make_clip(tmp_path / f"{matrix}.mp4", matrix)
+def test_reader_rgb_is_ffmpegs_rgb(clip, matrix):
+    clip = clip(matrix)
     with Reader(clip) as reader:
         frames = [f.data for f in reader]
     ours = np.stack(frames)
@@ -53,8 +62,8 @@ def test_reader_rgb_is_ffmpegs_rgb(tmp_path, matrix):
     assert np.array_equal(ours, ref)
 
 
-def test_decoded_frames_are_owned_and_nothing_is_queued_twice(tmp_path):
-    clip = make_clip(tmp_path / "c.mp4")
+def test_decoded_frames_are_owned_and_nothing_is_queued_twice(clip):
+    clip = clip()
     with Reader(clip) as reader:
         assert " queue " not in reader.description  # no second stage of decoded frames
         frame = reader.read()
@@ -67,14 +76,10 @@ def test_decoded_frames_are_owned_and_nothing_is_queued_twice(tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["BGR", "RGBA", "BGRA", "RGBx", "BGRx", "ARGB", "xBGR"])
-def test_other_rgb_orders_are_ffmpegs(tmp_path, fmt):
-    clip = make_clip(tmp_path / "c.mp4")
+def test_other_rgb_orders_are_ffmpegs(clip, fmt):
+    clip = clip()
     pix_fmt, channels = _convert.OUTPUT_FORMATS[fmt]
-    ref = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(clip), "-frames:v", "1", "-f", "rawvideo",
-         "-pix_fmt", pix_fmt, "-"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
+    ref = ffmpeg("-i", str(clip), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-")
     with Reader(clip, format=fmt) as reader:
         frame = reader.read()
     assert frame.data.shape == (H, W, channels)
@@ -92,11 +97,10 @@ def ffmpeg_from_raw(planes, pix_fmt, w, h):
     """ffmpeg's conversion of tightly packed raw YUV planes to RGB24."""
     planes = planes if isinstance(planes, list) else [planes]
     raw = b"".join(np.ascontiguousarray(p).tobytes() for p in planes)
-    out = subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{w}x{h}",
-         "-i", "-", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        input=raw, check=True, capture_output=True,
-    ).stdout  # fmt: skip
+    out = ffmpeg(
+        "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{w}x{h}", "-i", "-",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-", input=raw,
+    )  # fmt: skip
     return np.frombuffer(out, np.uint8).reshape(h, w, 3)
 
 
@@ -138,8 +142,8 @@ def test_rgb_sources_are_not_converted():
     assert (frame.data == [255, 0, 0]).all()
 
 
-def test_fallback_without_the_converter(monkeypatch, tmp_path):
-    clip = make_clip(tmp_path / "c.mp4")
+def test_fallback_without_the_converter(monkeypatch, clip):
+    clip = clip()
     monkeypatch.setattr(_convert, "available", lambda: False)
     with Reader(clip) as reader:
         assert "format=RGB ! appsink" in reader.description.replace(" ", " ")
@@ -187,11 +191,10 @@ def test_writer_converts_like_ffmpeg(tmp_path):
     conv = _convert.RgbToI420(gstreamer.caps.layout_from_caps(
         f"video/x-raw,format=RGB,width={W},height={H},framerate=30/1"))  # fmt: skip
     ours = conv.convert(frame)[: W * H].reshape(H, W)
-    ref = subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
-         "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuvj420p", "-"],
-        input=frame.tobytes(), check=True, capture_output=True,
-    ).stdout  # fmt: skip
+    ref = ffmpeg(
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-i", "-",
+        "-f", "rawvideo", "-pix_fmt", "yuvj420p", "-", input=frame.tobytes(),
+    )  # fmt: skip
     luma = np.frombuffer(ref, np.uint8)[: W * H].reshape(H, W)
     assert np.abs(ours.astype(int) - luma).max() <= 1
 

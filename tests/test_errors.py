@@ -90,6 +90,7 @@ def test_element_package_mapping():
     )
 
 
+@pytest.mark.e2e
 def test_missing_x264enc_names_the_debian_package(tmp_path):
     """A real missing element: x264enc hidden from a fresh registry in a subprocess."""
     plugins = tmp_path / "plugins"
@@ -372,6 +373,7 @@ def test_window_sink_without_a_display_is_a_typed_one_line_error(monkeypatch):
     assert pipeline.pipeline is None  # nothing was started
 
 
+@pytest.mark.e2e
 def test_launch_without_a_display_exits_1_not_a_segfault(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     out = subprocess.run(

@@ -2,15 +2,19 @@
 write_videos round trips checked by ffprobe."""
 
 import os
+from typing import Any
 
 import numpy as np
 import pytest
 from _helpers import ffprobe_stream
 from _indexed import make_clip, read_index
 
-ray = pytest.importorskip("ray")
-import gstreamer.ray as gray  # noqa: E402
-from gstreamer import read_frames  # noqa: E402
+from gstreamer import read_frames
+
+# ray and gstreamer.ray are imported by the local_ray fixture, not at collection: importing
+# ray takes seconds, and this module (e2e) is only collected by the fast loop to be deselected.
+ray: Any = None
+gray: Any = None
 
 pytestmark = [
     pytest.mark.e2e,
@@ -21,6 +25,10 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def local_ray():
+    global ray, gray
+    ray = pytest.importorskip("ray")
+    import gstreamer.ray as gray
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False

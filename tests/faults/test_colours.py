@@ -1,9 +1,8 @@
 """Decoded colours against FFmpeg's, on our own files and on FFmpeg-made ones."""
 
-import subprocess
-
 import numpy as np
 import pytest
+from _helpers import ffmpeg
 
 from gstreamer import ArgumentError, Reader, Writer
 
@@ -31,11 +30,7 @@ def centres(rgb, width=160):
 
 
 def ffmpeg_rgb(path, width=160, height=96):
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
-         "-pix_fmt", "rgb24", "-"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
+    raw = ffmpeg("-i", str(path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
     return np.frombuffer(raw, np.uint8).reshape(height, width, 3)
 
 
@@ -74,22 +69,30 @@ FULL_RANGE_BOUND = 1
 LIMITED_RANGE_BOUND = 1
 
 
-def _ffmpeg_file(tmp_path, name, *tags):
-    png = tmp_path / "patches.png"
+def _ffmpeg_file(folder, name, *tags):
+    png = folder / "patches.png"
     if not png.exists():
-        with Writer(tmp_path / "patches.mkv", fps=30, encoder="avenc_ffv1") as w:
+        with Writer(folder / "patches.mkv", fps=30, encoder="avenc_ffv1") as w:
             w.write(patch_frame())
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "patches.mkv"), str(png)],
-            check=True,
-        )
-    path = tmp_path / name
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(png), *tags, "-c:v", "libx264", "-qp", "0",
-         str(path)],
-        check=True,
-    )  # fmt: skip
+        ffmpeg("-y", "-i", str(folder / "patches.mkv"), str(png))
+    path = folder / name
+    ffmpeg("-y", "-i", str(png), *tags, "-c:v", "libx264", "-qp", "0", str(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def ffmpeg_file(tmp_path_factory):
+    """``ffmpeg_file(name)``: the patches encoded by FFmpeg with ``FFMPEG_FILES[name]``, made
+    once for the module (the tests only read them)."""
+    folder = tmp_path_factory.mktemp("colours")
+    made = {}
+
+    def get(name):
+        if name not in made:
+            made[name] = _ffmpeg_file(folder, f"{name}.mp4", *FFMPEG_FILES[name])
+        return made[name]
+
+    return get
 
 
 FFMPEG_FILES = {
@@ -106,8 +109,8 @@ FFMPEG_FILES = {
 
 
 @pytest.mark.parametrize("name", sorted(FFMPEG_FILES))
-def test_ffmpeg_made_files_read_close_to_ffmpeg(tmp_path, name):
-    path = _ffmpeg_file(tmp_path, f"{name}.mp4", *FFMPEG_FILES[name])
+def test_ffmpeg_made_files_read_close_to_ffmpeg(ffmpeg_file, name):
+    path = ffmpeg_file(name)
     ours, theirs = centres(reader_rgb(path)), centres(ffmpeg_rgb(path))
     diff = np.abs(ours - theirs)
     bound = FULL_RANGE_BOUND if name.endswith("full") else LIMITED_RANGE_BOUND
@@ -115,23 +118,23 @@ def test_ffmpeg_made_files_read_close_to_ffmpeg(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", ["bt601-limited", "bt709-full"])
-def test_within_one_level_of_ffmpeg(tmp_path, name):
+def test_within_one_level_of_ffmpeg(ffmpeg_file, name):
     # exact since the Reader converts with libswscale (issue 13); videoconvert was off by up
     # to 2 (full range) / 4 (limited range) levels
-    path = _ffmpeg_file(tmp_path, f"{name}.mp4", *FFMPEG_FILES[name])
+    path = ffmpeg_file(name)
     assert np.abs(centres(reader_rgb(path)) - centres(ffmpeg_rgb(path))).max() <= 1
 
 
-def test_untagged_files_are_read_as_bt601_like_ffmpeg(tmp_path):
-    path = _ffmpeg_file(tmp_path, "untagged.mp4", *FFMPEG_FILES["untagged"])
+def test_untagged_files_are_read_as_bt601_like_ffmpeg(ffmpeg_file):
+    path = ffmpeg_file("untagged")
     default = reader_rgb(path)
     assert np.array_equal(default, reader_rgb(path, colorimetry="bt601"))
     # the matrix matters for colours: BT.709 would read them differently
     assert np.abs(centres(default) - centres(reader_rgb(path, colorimetry="bt709"))).max() > 5
 
 
-def test_colorimetry_pins_the_matrix(tmp_path):
-    path = _ffmpeg_file(tmp_path, "bt709.mp4", *FFMPEG_FILES["bt709-limited"])
+def test_colorimetry_pins_the_matrix(ffmpeg_file):
+    path = ffmpeg_file("bt709-limited")
     tagged = centres(reader_rgb(path))
     as_601 = centres(reader_rgb(path, colorimetry="bt601"))
     assert np.abs(tagged - as_601).max() > 5  # another matrix: other colours
