@@ -364,6 +364,7 @@ def _tasks():
     return len(os.listdir("/proc/self/task"))
 
 
+@pytest.mark.e2e  # a soak: 1000 open/close cycles
 def test_open_close_cycles_leak_no_threads_or_fds():
     frame = np.zeros((4, 4), np.uint8)
     for _ in range(20):  # warm up lazily created thread pools and caches
