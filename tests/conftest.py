@@ -2,6 +2,7 @@ import gc
 
 import pytest
 from _helpers import Passthrough, xvfb_display
+from _indexed import make_clip
 
 from gstreamer import _gi, buffers
 
@@ -28,6 +29,24 @@ def passthrough():
         # only then a full collection: it costs ~0.2 s a time once torch or ray is imported
         gc.collect()
     assert buffers.live_wrapped_arrays() == 0
+
+
+@pytest.fixture(scope="session")
+def indexed_clip(tmp_path_factory):
+    """``indexed_clip(name, frames, **options)``: :func:`_indexed.make_clip`'s file, made once
+    per session for the same arguments (tests only read these clips)."""
+    folder = tmp_path_factory.mktemp("indexed")
+    made: dict[tuple, str] = {}
+
+    def get(name: str, frames: int, **options) -> str:
+        key = (name, frames, *sorted(options.items()))
+        if key not in made:
+            subfolder = folder / str(len(made))  # the file keeps its name
+            subfolder.mkdir()
+            made[key] = make_clip(subfolder / name, frames, **options)
+        return made[key]
+
+    return get
 
 
 @pytest.fixture

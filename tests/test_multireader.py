@@ -22,14 +22,13 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory):
+def clips(indexed_clip):
     """Four 30-frame clips: different codecs, containers and sizes, same rate."""
-    folder = tmp_path_factory.mktemp("multireader")
     return [
-        make_clip(folder / "a.mp4", 30),
-        make_clip(folder / "b.mkv", 30, width=320, height=240),
-        make_clip(folder / "c.webm", 30, width=176, height=144),
-        make_clip(folder / "d.mov", 30, width=96, height=64),
+        indexed_clip("a.mp4", 30),
+        indexed_clip("b.mkv", 30, width=320, height=240),
+        indexed_clip("c.webm", 30, width=176, height=144),
+        indexed_clip("d.mov", 30, width=96, height=64),
     ]
 
 

@@ -38,13 +38,12 @@ def local_ray():
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ray")
+def clips(indexed_clip):
     return [
-        make_clip(folder / "a.mp4", 20),
-        make_clip(folder / "b.mkv", 12, width=320, height=240, start=100),
-        make_clip(folder / "c.webm", 15, start=200),
-        make_clip(folder / "d.mov", 9, start=300),
+        indexed_clip("a.mp4", 20),
+        indexed_clip("b.mkv", 12, width=320, height=240, start=100),
+        indexed_clip("c.webm", 15, start=200),
+        indexed_clip("d.mov", 9, start=300),
     ]
 
 

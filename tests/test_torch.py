@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from _indexed import make_clip, read_index
+from _indexed import read_index
 
 torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader  # noqa: E402
@@ -16,11 +16,10 @@ pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture(scope="module")
-def videos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("torch")
+def videos(indexed_clip):
     return [
-        make_clip(folder / "a.mp4", 30),
-        make_clip(folder / "b.mkv", 24, width=320, height=240, start=100),
+        indexed_clip("a.mp4", 30),
+        indexed_clip("b.mkv", 24, width=320, height=240, start=100),
     ]
 
 
