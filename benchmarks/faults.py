@@ -20,9 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from _common import use_test_helpers
 
-from faults import _probe
+use_test_helpers()
+from _helpers import frames_in  # noqa: E402
+from faults import _probe  # noqa: E402
 
 
 def tcp(args: argparse.Namespace) -> bool:
@@ -68,7 +70,7 @@ def writers(args: argparse.Namespace) -> bool:
         alive = sum(r() is not None for r in refs)
         _probe.wait_until(lambda: _probe.threads() <= t0 and _probe.fds() <= f0, 10)
         t1, f1 = _probe.threads(), _probe.fds()
-        frames = [_probe.frames_in(Path(tmp) / f"w{i}.mp4") for i in range(args.count)]
+        frames = [frames_in(Path(tmp) / f"w{i}.mp4") for i in range(args.count)]
     playable = sum(n == 30 for n in frames)
     print(
         f"{args.count} abandoned Writers: {alive} alive after gc.collect(), threads {t0} -> "
