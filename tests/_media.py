@@ -7,6 +7,7 @@ square marks the top-left corner (to check orientation).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -93,14 +94,30 @@ def make_clips(folder: Path) -> dict[str, Path]:
     return paths
 
 
+@functools.cache
+def _ffprobe(path: str, stamp: tuple[int, int], *args: str) -> str:
+    """ffprobe's answer, kept for the session: the clips are made once and only read, and
+    several modules ask about the same ones (``stamp``, the file's mtime and size, keeps an
+    answer from outliving a rewritten file)."""
+    return subprocess.run(
+        ["ffprobe", "-v", "error", *args, path],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+
+
+def _probe(path: Path, *args: str) -> str:
+    st = os.stat(path)
+    return _ffprobe(os.fspath(path), (st.st_mtime_ns, st.st_size), *args)
+
+
 def ffprobe_frames(path: Path) -> tuple[np.ndarray, list[int]]:
     """``(pts_time seconds, keyframe indices)`` of the first video stream, as ffprobe says
     (MPEG-TS times made relative to the first frame)."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-         "frame=pts_time,key_frame", "-of", "csv=p=0", os.fspath(path)],
-        check=True, capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
+    out = _probe(path, "-select_streams", "v:0", "-show_entries", "frame=pts_time,key_frame",
+                 "-of", "csv=p=0")  # fmt: skip
     rows = [line.split(",")[:2] for line in out.split() if line.strip()]
     times = np.array([float(t) for _, t in rows])
     if str(path).endswith(".ts"):
@@ -111,13 +128,11 @@ def ffprobe_frames(path: Path) -> tuple[np.ndarray, list[int]]:
 
 def ffprobe_stream(path: Path) -> dict[str, str]:
     """ffprobe's stream entries (with -count_frames) and the format duration."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-         "stream=codec_name,width,height,r_frame_rate,nb_frames,nb_read_frames:"
-         "format=duration:stream_side_data=rotation", "-of", "default=noprint_wrappers=1",
-         os.fspath(path)],
-        check=True, capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
+    out = _probe(
+        path, "-count_frames", "-select_streams", "v:0", "-show_entries",
+        "stream=codec_name,width,height,r_frame_rate,nb_frames,nb_read_frames:"
+        "format=duration:stream_side_data=rotation", "-of", "default=noprint_wrappers=1",
+    )  # fmt: skip
     entries: dict[str, str] = {}
     for line in out.strip().splitlines():
         key, _, value = line.partition("=")

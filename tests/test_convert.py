@@ -75,11 +75,27 @@ def test_decoded_frames_are_owned_and_nothing_is_queued_twice(clip):
     assert reader.layout.format == "RGB" and reader.layout.strides == (W * 3,)
 
 
-@pytest.mark.parametrize("fmt", ["BGR", "RGBA", "BGRA", "RGBx", "BGRx", "ARGB", "xBGR"])
-def test_other_rgb_orders_are_ffmpegs(clip, fmt):
+ORDERS = ["BGR", "RGBA", "BGRA", "RGBx", "BGRx", "ARGB", "xBGR"]
+
+
+@pytest.fixture(scope="module")
+def ffmpeg_orders(clip, tmp_path_factory):
+    """ffmpeg's first frame of ``clip()`` in each of :data:`ORDERS`, from one ffmpeg run
+    (one output file per pixel format)."""
+    folder = tmp_path_factory.mktemp("orders")
+    outputs = []
+    for fmt in ORDERS:
+        pix_fmt = _convert.OUTPUT_FORMATS[fmt][0]
+        outputs += ["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", pix_fmt, str(folder / fmt)]
+    ffmpeg("-i", str(clip()), *outputs)
+    return {fmt: (folder / fmt).read_bytes() for fmt in ORDERS}
+
+
+@pytest.mark.parametrize("fmt", ORDERS)
+def test_other_rgb_orders_are_ffmpegs(clip, ffmpeg_orders, fmt):
     clip = clip()
-    pix_fmt, channels = _convert.OUTPUT_FORMATS[fmt]
-    ref = ffmpeg("-i", str(clip), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-")
+    channels = _convert.OUTPUT_FORMATS[fmt][1]
+    ref = ffmpeg_orders[fmt]
     with Reader(clip, format=fmt) as reader:
         frame = reader.read()
     assert frame.data.shape == (H, W, channels)
