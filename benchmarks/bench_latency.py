@@ -24,7 +24,6 @@ The numbers depend on the machine's load: run it on an idle machine to compare r
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -33,12 +32,11 @@ import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from _common import HERE, parser_for, save
 
-HERE = Path(__file__).resolve().parent
 WIDTH, HEIGHT, GRID = 320, 240, 4
 
 SERVER = textwrap.dedent(
@@ -178,10 +176,9 @@ def measure(name: str, make: Callable[[str], Client], seconds: float, fps: float
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = parser_for(__doc__, "latency.md")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--fps", type=float, default=30.0)
-    parser.add_argument("--save", action="store_true")
     args = parser.parse_args(argv)
     clients = [
         ("Reader(latest_only=True), rtspsrc latency=0", lambda u: reader_client(u, 0)),
@@ -215,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     text = "\n".join(lines)
     print(text)
-    if args.save:
-        (HERE / "results" / "latency.md").write_text(text + "\n")
+    save(args.save, text)
     return 0
 
 

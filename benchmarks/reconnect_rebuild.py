@@ -15,16 +15,15 @@ and appsink) make reconnects noticeably faster? Only the non-source share of "te
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import statistics
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))  # the server process helper
+from _common import parser_for, save, use_test_helpers
+
+use_test_helpers()  # the server process helper
 
 
 def measure(kind: str, rounds: int) -> tuple[float, float, float, int]:
@@ -75,9 +74,8 @@ def measure(kind: str, rounds: int) -> tuple[float, float, float, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = parser_for(__doc__, "reconnect_rebuild.md")
     parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--save", action="store_true")
     args = parser.parse_args(argv)
     lines = [
         f"Pipeline rebuild on reconnect, server up, medians of {args.rounds} rounds "
@@ -93,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", f"Load average at the end: {os.getloadavg()[0]:.2f}."]
     text = "\n".join(lines)
     print(text)
-    if args.save:
-        (HERE / "results" / "reconnect_rebuild.md").write_text(text + "\n")
+    save(args.save, text)
     return 0
 
 

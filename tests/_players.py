@@ -25,17 +25,23 @@ CHROMIUM_HEADLESS = (
     "--no-first-run",
 )
 
-PAGE = """<!doctype html><html><body>
+# What both pages start with: the <video> (``{name}`` is filled in by the handler), post()
+# that sends the result object ``r`` (each page declares it) once, and errors posted at once.
+_PAGE_START = """<!doctype html><html><body>
 <video id="v" muted preload="auto" src="/media/{name}"></video>
 <script>
 const v = document.getElementById('v');
-const r = {{events: []}};
 let posted = false;
 function post() {{
   if (posted) return; posted = true;
   fetch('/result', {{method: 'POST', body: JSON.stringify(r)}});
 }}
 v.addEventListener('error', () => {{ r.error = v.error ? v.error.code : -1; post(); }});
+"""
+
+PAGE = (
+    _PAGE_START
+    + """const r = {{events: []}};
 v.addEventListener('loadedmetadata', () => {{
   r.duration = v.duration; r.width = v.videoWidth; r.height = v.videoHeight;
   v.currentTime = v.duration / 2;
@@ -56,6 +62,7 @@ v.addEventListener('ended', () => {{
   post();
 }});
 </script></body></html>"""
+)
 
 
 # A fresh page that plays the file once from the start to its end, never seeking, and
@@ -63,16 +70,9 @@ v.addEventListener('ended', () => {{
 # the compositor) and the distinct mediaTime values it saw (each frame's own timestamp), and
 # getVideoPlaybackQuality().totalVideoFrames (decoded frames; no seek, so no frame counted
 # twice).
-COUNT_PAGE = """<!doctype html><html><body>
-<video id="v" muted preload="auto" src="/media/{name}"></video>
-<script>
-const v = document.getElementById('v');
-const r = {{media_times: []}};
-let posted = false;
-function post() {{
-  if (posted) return; posted = true;
-  fetch('/result', {{method: 'POST', body: JSON.stringify(r)}});
-}}
+COUNT_PAGE = (
+    _PAGE_START
+    + """const r = {{media_times: []}};
 function onFrame(now, meta) {{
   r.presented_frames = meta.presentedFrames;
   const seen = r.media_times;
@@ -80,7 +80,6 @@ function onFrame(now, meta) {{
   if (!posted) v.requestVideoFrameCallback(onFrame);
 }}
 v.requestVideoFrameCallback(onFrame);
-v.addEventListener('error', () => {{ r.error = v.error ? v.error.code : -1; post(); }});
 v.addEventListener('loadedmetadata', () => {{
   r.duration = v.duration; r.width = v.videoWidth; r.height = v.videoHeight;
   v.play().catch(e => {{ r.play_error = String(e); post(); }});
@@ -95,6 +94,7 @@ v.addEventListener('ended', () => {{
   }}, 200)));
 }});
 </script></body></html>"""
+)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
