@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: their common options, saving results, the test helpers.
+"""What the benchmark scripts share: their options, printing and saving the results, and the
+test helpers.
 
 Imported as ``from _common import ...``: a script run as ``python benchmarks/NAME.py`` has
 ``benchmarks/`` first on ``sys.path``.
@@ -42,10 +43,13 @@ def parser_for(doc: str, results: str, quick: str | None = None) -> argparse.Arg
     return parser
 
 
-def save(path: Path | None, text: str) -> None:
-    """Write ``text`` to ``path`` (the value of ``--save``; nothing when it was not given)."""
-    if path is None:
+def publish(text: str, save_to: Path | None, heading: str = "") -> None:
+    """Print the results; with ``--save`` (``save_to``) also write them there, after
+    ``heading`` (a first line for the file)."""
+    print(text)
+    if save_to is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text if text.endswith("\n") else text + "\n")
-    print(f"wrote {path}", file=sys.stderr)
+    save_to.parent.mkdir(parents=True, exist_ok=True)
+    body = f"{heading}\n\n{text}" if heading else text
+    save_to.write_text(body if body.endswith("\n") else body + "\n")
+    print(f"wrote {save_to}", file=sys.stderr)

@@ -28,7 +28,7 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-from _common import parser_for, save
+from _common import parser_for, publish
 
 SIZES = {"480p": (480, 640), "1080p": (1080, 1920), "4K": (2160, 3840)}
 
@@ -215,9 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, v, goal, ok in checks
         ],
     ]
-    table = "\n".join(lines)
-    print(table)
-    save(args.save, "# bench_buffers.py\n\n" + table)
+    publish("\n".join(lines), args.save, heading="# bench_buffers.py")
     return 0
 
 

@@ -35,7 +35,7 @@ import time
 from typing import Callable
 
 import numpy as np
-from _common import HERE, parser_for, save
+from _common import HERE, parser_for, publish
 
 WIDTH, HEIGHT, GRID = 320, 240, 4
 
@@ -210,9 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "frames: frames the client got (with a readable number) / frames pushed in the "
         "measured window; latest_only drops frames when the reader is behind.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    save(args.save, text)
+    publish("\n".join(lines), args.save)
     return 0
 
 

@@ -36,7 +36,7 @@ import time
 from typing import Any, Optional
 
 import numpy as np
-from _common import TESTS, parser_for, save, use_test_helpers
+from _common import TESTS, parser_for, publish, use_test_helpers
 
 use_test_helpers()  # the indexed clips and live sources helpers
 from _indexed import make_clip  # noqa: E402
@@ -336,8 +336,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         files = bench_files(folder, args.frames) if args.files or both else None
         live = bench_live(folder, args.seconds) if args.live or both else None
     text = report(files, live, args.seconds)
-    print(text)
-    save(args.save, text)
+    publish(text, args.save)
     return 0
 
 

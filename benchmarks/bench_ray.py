@@ -30,7 +30,7 @@ import time
 from typing import Any, Optional
 
 import numpy as np
-from _common import parser_for, save, use_test_helpers
+from _common import parser_for, publish, use_test_helpers
 
 use_test_helpers()
 from _indexed import make_clip, read_index  # noqa: E402
@@ -180,9 +180,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         f"{cpu_median['ours'] / cpu_median['theirs']:.2f}x with the defaults.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    save(args.save, text)
+    publish("\n".join(lines), args.save)
     return 0
 
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from _common import parser_for, save
+from _common import parser_for, publish
 
 
 def make_clip(path: Path, frames: int) -> None:
@@ -289,9 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Speed-up from threads: {seq / par:.2f}x on {CORES} cores.",
     ]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    save(args.save, table)
+    publish("\n".join(lines) + "\n", args.save)
     return 0
 
 

@@ -25,7 +25,7 @@ import tempfile
 import textwrap
 import time
 
-from _common import parser_for, save, use_test_helpers
+from _common import parser_for, publish, use_test_helpers
 
 use_test_helpers()
 from _helpers import frames_in  # noqa: E402  (ffprobe's count; -1 when the file does not play)
@@ -129,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{good}/{len(runs)} files pass; frames lost: max {max(lost) if lost else '-'}, "
         f"mean {sum(lost) / len(lost) if lost else float('nan'):.1f}",
     ]
-    text = "\n".join(lines)
-    print(text)
-    save(args.save, text)
+    publish("\n".join(lines), args.save)
     return 0 if good == len(runs) else 1
 
 

@@ -21,7 +21,7 @@ import statistics
 import sys
 import time
 
-from _common import parser_for, save, use_test_helpers
+from _common import parser_for, publish, use_test_helpers
 
 use_test_helpers()  # the server process helper
 
@@ -89,9 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         stop, start, first, failed = measure(kind, args.rounds)
         lines.append(f"| {kind} | {stop:.1f} | {start:.1f} | {first:.1f} | {failed} |")
     lines += ["", f"Load average at the end: {os.getloadavg()[0]:.2f}."]
-    text = "\n".join(lines)
-    print(text)
-    save(args.save, text)
+    publish("\n".join(lines), args.save)
     return 0
 
 

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 
-from _common import RESULTS, parser_for, save, use_test_helpers
+from _common import RESULTS, parser_for, publish, use_test_helpers
 
 use_test_helpers()  # the server process helper and the probes of tests/faults
 from faults._probe import fds, rss_mb, threads  # noqa: E402
@@ -266,11 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             "result: " + ("pass" if ok else "FAIL"),
         ]
     )
-    print(text)
     save_to = args.save
     if save_to == RESULTS / "reconnect_soak.md":  # --save without FILE: this mode's own file
         save_to = RESULTS / out
-    save(save_to, text)
+    publish(text, save_to)
     return 0 if ok else 1
 
 

@@ -20,7 +20,7 @@ import sys
 import time
 
 import numpy as np
-from _common import parser_for, save, use_test_helpers
+from _common import parser_for, publish, use_test_helpers
 
 use_test_helpers()
 from faults._probe import rss_mb  # noqa: E402
@@ -111,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['rss_after']:.1f} | {growth:+.1f} | {r['live']:.0f} | {'yes' if ok else 'NO'} |",
         ]
     )
-    print(table)
-    save(args.save, "# soak.py\n\n" + table)
+    publish(table, args.save, heading="# soak.py")
     return 0 if ok else 1
 
 
