@@ -1,4 +1,4 @@
-"""Helpers shared by the tests (and by benchmarks/crash_mp4.py): subprocesses that always end,
+"""Helpers shared by the tests (and by two benchmarks): subprocesses that always end,
 ffprobe/ffmpeg/gst-launch as independent checkers, waits with deadlines, small pipelines.
 
 Import them: ``from _helpers import ffprobe_stream``.
