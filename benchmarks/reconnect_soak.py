@@ -45,6 +45,21 @@ def snapshot() -> tuple[int, int, float]:
     return threads(), fds(), rss_mb()
 
 
+def changes(before: tuple[int, int, float], after: tuple[int, int, float]) -> dict[str, float]:
+    """Threads, fds and RSS before and after the cycles, and how they changed."""
+    return {
+        "threads_before": before[0],
+        "threads_after": after[0],
+        "threads_delta": after[0] - before[0],
+        "fds_before": before[1],
+        "fds_after": after[1],
+        "fds_delta": after[1] - before[1],
+        "rss_before_mb": round(before[2], 1),
+        "rss_after_mb": round(after[2], 1),
+        "rss_delta_mb": round(after[2] - before[2], 1),
+    }
+
+
 def settled(reader: object) -> tuple[int, int, float]:
     """A snapshot while a connection runs: the fewest threads and fds seen over 5 samples
     taken 2 frames apart (GLib's thread pool keeps an idle thread for a moment; a leak shows
@@ -89,15 +104,7 @@ def run(cycles: int) -> dict[str, float]:
         "reconnects": stats.reconnects - WARMUP,
         "frames": stats.frames,
         "seconds": round(elapsed, 1),
-        "threads_before": before[0],
-        "threads_after": after[0],
-        "threads_delta": after[0] - before[0],
-        "fds_before": before[1],
-        "fds_after": after[1],
-        "fds_delta": after[1] - before[1],
-        "rss_before_mb": round(before[2], 1),
-        "rss_after_mb": round(after[2], 1),
-        "rss_delta_mb": round(after[2] - before[2], 1),
+        **changes(before, after),
     }
 
 
@@ -186,15 +193,7 @@ def run_multireader(cycles: int, kind: str) -> dict[str, float]:
         "reconnects": stats[0].reconnects - WARMUP,
         "frames": stats[0].frames,
         "seconds": round(elapsed, 1),
-        "threads_before": before[0],
-        "threads_after": after[0],
-        "threads_delta": after[0] - before[0],
-        "fds_before": before[1],
-        "fds_after": after[1],
-        "fds_delta": after[1] - before[1],
-        "rss_before_mb": round(before[2], 1),
-        "rss_after_mb": round(after[2], 1),
-        "rss_delta_mb": round(after[2] - before[2], 1),
+        **changes(before, after),
         "batches": batches.count,
         "file_late": batches.file_late,
         "file_age_max": round(batches.file_age_max, 2),
