@@ -685,24 +685,16 @@ def report(results: dict, meta: dict[str, Any]) -> str:
             f"| the 5 ms of NumPy alone, {CONSUMER_FRAMES} times (no decoding) | "
             f"{fmt(fps('consumer', 'work-alone'))} | {fmt(cpu('consumer', 'work-alone'), 2)} | |"
         )
-    if ("decode720", "project-tiny") in results:
-        tiny = fmt(med("decode720", "project-tiny", "rss_mib"))
-        limits.append(
-            "| project Reader on a 64x64 clip (interpreter, NumPy, GStreamer and gst-libav's "
-            f"FFmpeg libraries, no frames) | | | {tiny} |"
-        )
-    if ("decode720", "gst-launch-tiny") in results:
-        tiny = fmt(med("decode720", "gst-launch-tiny", "rss_mib"))
-        limits.append(
-            "| gst-launch decodebin ! fakesink on the 64x64 clip (GStreamer and gst-libav's "
-            f"FFmpeg libraries alone, no Python) | | | {tiny} |"
-        )
-    if ("decode720", "pyav-tiny") in results:
-        tiny = fmt(med("decode720", "pyav-tiny", "rss_mib"))
-        limits.append(
-            "| PyAV on the 64x64 clip (interpreter, NumPy and PyAV's own FFmpeg build) "
-            f"| | | {tiny} |"
-        )
+    memory_references = {  # peak RSS with no frames to speak of: what each brings along
+        "project-tiny": "project Reader on a 64x64 clip (interpreter, NumPy, GStreamer and "
+        "gst-libav's FFmpeg libraries, no frames)",
+        "gst-launch-tiny": "gst-launch decodebin ! fakesink on the 64x64 clip (GStreamer and "
+        "gst-libav's FFmpeg libraries alone, no Python)",
+        "pyav-tiny": "PyAV on the 64x64 clip (interpreter, NumPy and PyAV's own FFmpeg build)",
+    }
+    for lib, what in memory_references.items():
+        if ("decode720", lib) in results:
+            limits.append(f"| {what} | | | {fmt(med('decode720', lib, 'rss_mib'))} |")
     floor = rss_floor()
     if floor is not None:
         limits.append(
