@@ -1027,12 +1027,16 @@ class Reader(Lifecycle, Readable[Frame]):
             if self._state is State.CLOSED:
                 return
             self._state = State.CLOSED
+            pipeline = self._pipeline
+            before = pipeline.error if pipeline is not None else None
         try:
             self._stop(raise_errors=self._errors.error is None, timeout=timeout)
         except PipelineError as exc:
-            # a healing live source that loses its connection while it is being closed
-            # (rtspsrc: "Could not send message") would only have been reconnected
-            if self._healer is None or not live.is_connection_error(exc):
+            # A connection lost while the reader closes is the close's own doing, not an
+            # error of the stream: rtspsrc's TEARDOWN to a server that already hung up
+            # ("Could not send message. (Received end-of-file)"). A healing reader would
+            # only have reconnected, whenever its connection went.
+            if not live.is_connection_error(exc) or (exc is before and self._healer is None):
                 raise
             log.debug("%r: connection error while closing: %s", self, exc)
 
