@@ -394,3 +394,30 @@ def test_latest_gives_up_after_the_attempts_and_raises_when_all_are_lost():
             assert isinstance(reader.errors[0], gstreamer.ConnectionLostError)
     finally:
         rtsp.kill()
+
+
+@pytest.mark.e2e
+def test_latest_with_reconnect_turns_off_srtsrc_own_retrying():
+    """As the Reader does, a healing MultiReader turns ``auto-reconnect`` off on the srtsrc
+    that uridecodebin makes for an srt:// source (made after start-up, inside a branch bin):
+    otherwise srtsrc retries by itself and the source is never seen lost."""
+    from gstreamer import _gi
+
+    server = ServerProcess("srt", free_port(socket.SOCK_DGRAM))
+    with (
+        server,
+        MultiReader(
+            [server.url], size=(160, 120), mode="latest", reconnect=True, timeout=30
+        ) as reader,
+    ):
+        deadline = time.monotonic() + 60
+        while not reader.read().ok[0]:
+            assert time.monotonic() < deadline, "no frame from the SRT source"
+        assert reader._pipeline is not None
+        srtsrcs = [
+            e
+            for e in reader._pipeline.get_by_cls(_gi.Gst().Element)
+            if e.get_factory() is not None and e.get_factory().get_name() == "srtsrc"
+        ]
+        assert len(srtsrcs) == 1
+        assert srtsrcs[0].get_property("auto-reconnect") is False

@@ -355,6 +355,8 @@ class MultiReader(Lifecycle, Readable[Batch]):
         _gi.GstApp()  # appsink's methods come with its typelib
         if self.mode != "latest":
             pipeline.pipeline.connect("deep-element-added", _tune_decoder)
+        if any(slot.schedule is not None for slot in self._slots):
+            live.own_reconnects(pipeline)  # as the Reader: losses are ours to see and heal
         for slot in self._slots:
             self._setup_branch(slot, pipeline.get_by_name(f"multireader-src{slot.index}"))
 
