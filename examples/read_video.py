@@ -17,6 +17,7 @@ import sys
 import time
 
 import gstreamer
+from gstreamer.cli import run_main
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +56,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
-        print("stopped (Ctrl-C)", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import gstreamer
+from gstreamer.cli import run_main
 
 WIDTH, HEIGHT, FPS, RATE = 640, 360, 30, 48000
 
@@ -53,8 +54,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv))
-    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
-        print("stopped (Ctrl-C)", file=sys.stderr)
-        sys.exit(130)
+    run_main(lambda: main(sys.argv))

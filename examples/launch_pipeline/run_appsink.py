@@ -20,6 +20,7 @@ import sys
 from typing import Optional
 
 from gstreamer import GstContext, GstError, GstVideo, GstVideoSource
+from gstreamer.cli import run_main
 
 WIDTH, HEIGHT = 640, 480
 NUM_BUFFERS = 50
@@ -58,8 +59,4 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
-        print("stopped (Ctrl-C)", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

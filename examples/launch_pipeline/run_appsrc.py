@@ -35,6 +35,7 @@ import numpy as np
 import gstreamer.utils as utils
 from gstreamer import Gst, GstApp, GstContext, GstError, GstPipeline
 from gstreamer.caps import VideoLayout, layout_from_caps
+from gstreamer.cli import run_main
 
 VIDEO_FORMAT = "RGB"
 WIDTH, HEIGHT = 640, 480
@@ -173,8 +174,4 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
-        print("stopped (Ctrl-C)", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

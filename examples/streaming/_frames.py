@@ -1,12 +1,12 @@
-"""What the streaming examples share: generated frames (a moving bar over a gradient), the
-options of the server examples and the way a script ends (exit code, Ctrl-C)."""
+"""What the streaming examples share: generated frames (a moving bar over a gradient) and the
+options of the server examples. (The way a script ends, exit code and Ctrl-C, is
+:func:`gstreamer.cli.run_main`.)"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from typing import Any, Callable, NoReturn
+from typing import Any
 
 import numpy as np
 
@@ -41,13 +41,3 @@ def server_options(doc: str, port: int) -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--seconds", type=float, default=30.0)
     return parser
-
-
-def run(main: Callable[[], object]) -> NoReturn:
-    """Run ``main`` as the script: exit with what it returns; Ctrl-C exits with code 130 and
-    a one-line note instead of a traceback."""
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C: files are finalised by the `with` blocks
-        print("stopped (Ctrl-C)", file=sys.stderr)
-        sys.exit(130)

@@ -9,8 +9,9 @@ as the README says). Ctrl-C stops it cleanly (exit code 130, no traceback).
 
 from __future__ import annotations
 
-from _frames import push_for, run, server_options
+from _frames import push_for, server_options
 
+from gstreamer.cli import run_main
 from gstreamer.streaming import MjpegServer
 
 
@@ -25,4 +26,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    run_main(main)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 
-from _frames import pattern, run
+from _frames import pattern
 
 from gstreamer import Writer
+from gstreamer.cli import run_main
 
 
 def main() -> None:
@@ -28,4 +29,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    run_main(main)

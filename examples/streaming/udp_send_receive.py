@@ -12,9 +12,10 @@ import argparse
 import threading
 import time
 
-from _frames import pattern, run
+from _frames import pattern
 
 from gstreamer import Reader
+from gstreamer.cli import run_main
 from gstreamer.streaming import UdpSender, udp_source
 
 
@@ -49,4 +50,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    run_main(main)

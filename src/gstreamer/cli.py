@@ -27,13 +27,13 @@ import time
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, NoReturn, Optional, TextIO
 
 import numpy as np
 
 from ._time import fps_fraction
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run_main"]
 
 log = logging.getLogger("gstreamer.cli")
 
@@ -1251,6 +1251,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+
+
+def run_main(main: Callable[[], Optional[int]]) -> NoReturn:
+    """Run ``main`` as a script's entry point: ``if __name__ == "__main__": run_main(main)``.
+
+    The process exits with what ``main`` returns (an exit code; None is 0). Ctrl-C exits
+    with code 130 and a one-line note on stderr instead of a traceback; the ``with`` blocks
+    inside ``main`` have finalised their files by then. The example scripts end this way.
+    """
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover
