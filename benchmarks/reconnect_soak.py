@@ -31,6 +31,7 @@ import os
 import sys
 import threading
 import time
+from typing import Any, Callable
 
 from _common import RESULTS, parser_for, publish, use_test_helpers
 
@@ -72,6 +73,32 @@ def settled(reader: object) -> tuple[int, int, float]:
     return min(s[0] for s in samples), min(s[1] for s in samples), samples[-1][2]
 
 
+def soak(
+    stats: Callable[[], Any], step: Callable[[], object], probe: object, cycles: int
+) -> dict[str, float]:
+    """Call ``step`` until the source reconnected ``cycles`` times after the warm-up; return
+    the cycles, frames and seconds after the warm-up (from ``stats()``, a ReaderStats) and the
+    changes between :func:`settled` snapshots read through ``probe`` before and after them."""
+    before = None
+    start = time.monotonic()
+    while stats().reconnects < WARMUP + cycles:
+        if before is None and stats().reconnects >= WARMUP:
+            before = settled(probe)
+            start = time.monotonic()
+        step()
+    after = settled(probe)
+    elapsed = time.monotonic() - start
+    assert before is not None
+    last = stats()
+    return {
+        "cycles": cycles,
+        "reconnects": last.reconnects - WARMUP,
+        "frames": last.frames,
+        "seconds": round(elapsed, 1),
+        **changes(before, after),
+    }
+
+
 def run(cycles: int) -> dict[str, float]:
     from _servers import ServerProcess, free_port
 
@@ -83,29 +110,14 @@ def run(cycles: int) -> dict[str, float]:
         reader = gstreamer.Reader(
             tcp_source("127.0.0.1", port), reconnect=gstreamer.Reconnect(), timeout=10.0
         )
+
+        def step() -> None:
+            assert reader.read() is not None
+
         try:
-            frames = 0
-            before = None
-            start = time.monotonic()
-            while reader.stats.reconnects < WARMUP + cycles:
-                if before is None and reader.stats.reconnects >= WARMUP:
-                    before = settled(reader)
-                    start = time.monotonic()
-                assert reader.read() is not None
-                frames += 1
-            after = settled(reader)
-            elapsed = time.monotonic() - start
-            stats = reader.stats
+            return soak(lambda: reader.stats, step, reader, cycles)
         finally:
             reader.close()
-    assert before is not None
-    return {
-        "cycles": cycles,
-        "reconnects": stats.reconnects - WARMUP,
-        "frames": stats.frames,
-        "seconds": round(elapsed, 1),
-        **changes(before, after),
-    }
 
 
 def run_multireader(cycles: int, kind: str) -> dict[str, float]:
@@ -150,54 +162,43 @@ def run_multireader(cycles: int, kind: str) -> dict[str, float]:
     flagged: list[float] = []
     back: list[float] = []
     batches = Batches()
+
+    def cycle() -> None:
+        """Kill the RTSP server and wait for the flag, restart it and wait for fresh frames;
+        with a server that drops its clients on its own, read one batch."""
+        if kind != "rtsp":
+            batches.read()
+            return
+        server.kill()
+        killed = time.monotonic()
+        while batches.read().ok[0]:  # type: ignore[attr-defined]
+            assert time.monotonic() - killed < 30, "not flagged"
+        flagged.append(time.monotonic() - killed)
+        # start it in a thread: batches keep coming (and the file loops) meanwhile
+        starting = threading.Thread(target=server.start, daemon=True)
+        starting.start()
+        while starting.is_alive():
+            batches.read()
+        restarted = time.monotonic()
+        while not batches.read().ok[0]:  # type: ignore[attr-defined]
+            assert time.monotonic() - restarted < 60, "not back"
+        back.append(time.monotonic() - restarted)
+        for _ in range(10):
+            batches.read()
+
     try:
-        frames = 0
-        before = None
-        start = time.monotonic()
         deadline = time.monotonic() + 60
         while not reader.read().ok.all():  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "the source did not come up"
-        while reader.stats[0].reconnects < WARMUP + cycles:
-            if before is None and reader.stats[0].reconnects >= WARMUP:
-                before = settled(batches)
-                start = time.monotonic()
-            if kind == "rtsp":
-                server.kill()
-                killed = time.monotonic()
-                while batches.read().ok[0]:  # type: ignore[attr-defined]
-                    assert time.monotonic() - killed < 30, "not flagged"
-                flagged.append(time.monotonic() - killed)
-                # start it in a thread: batches keep coming (and the file loops) meanwhile
-                starting = threading.Thread(target=server.start, daemon=True)
-                starting.start()
-                while starting.is_alive():
-                    batches.read()
-                restarted = time.monotonic()
-                while not batches.read().ok[0]:  # type: ignore[attr-defined]
-                    assert time.monotonic() - restarted < 60, "not back"
-                back.append(time.monotonic() - restarted)
-                for _ in range(10):
-                    batches.read()
-            else:
-                batches.read()
-            frames += 1
-        after = settled(batches)
-        elapsed = time.monotonic() - start
-        stats = reader.stats
+        result = soak(lambda: reader.stats[0], cycle, batches, cycles)
     finally:
         reader.close()
         server.kill()
-    assert before is not None
-    result: dict[str, float] = {
-        "cycles": cycles,
-        "reconnects": stats[0].reconnects - WARMUP,
-        "frames": stats[0].frames,
-        "seconds": round(elapsed, 1),
-        **changes(before, after),
-        "batches": batches.count,
-        "file_late": batches.file_late,
-        "file_age_max": round(batches.file_age_max, 2),
-    }
+    result.update(
+        batches=batches.count,
+        file_late=batches.file_late,
+        file_age_max=round(batches.file_age_max, 2),
+    )
     if flagged:
         result.update(
             flagged_max=round(max(flagged), 2),

@@ -7,6 +7,7 @@ call that needs it runs :func:`ensure_init`, which is idempotent and thread-safe
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -183,21 +184,9 @@ def ensure_init() -> Any:
     return module("Gst")
 
 
-def Gst() -> Any:
-    return module("Gst")
-
-
-def GstApp() -> Any:
-    return module("GstApp")
-
-
-def GstVideo() -> Any:
-    return module("GstVideo")
-
-
-def GstAudio() -> Any:
-    return module("GstAudio")
-
-
-def GLib() -> Any:
-    return module("GLib")
+# The namespaces the library calls into, each ``module(name)``: ``_gi.Gst().Buffer``.
+Gst = functools.partial(module, "Gst")
+GstApp = functools.partial(module, "GstApp")
+GstVideo = functools.partial(module, "GstVideo")
+GstAudio = functools.partial(module, "GstAudio")
+GLib = functools.partial(module, "GLib")
