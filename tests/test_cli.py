@@ -594,3 +594,21 @@ def test_convert_ctrl_c_finishes_the_file_and_exits_130(tmp_path):
     assert "Traceback" not in err and "interrupted; finishing the file" in err
     assert stdout.startswith("converted ")
     assert int(ffprobe_stream(out, "nb_read_frames")["nb_read_frames"]) > 0
+
+
+@pytest.mark.parametrize(("returned", "code"), [(None, 0), (0, 0), (3, 3)])
+def test_run_main_exits_with_what_main_returns(returned, code, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.run_main(lambda: returned)
+    assert (exited.value.code or 0) == code  # SystemExit(None) exits with status 0
+    assert capsys.readouterr().err == ""
+
+
+def test_run_main_turns_ctrl_c_into_exit_code_130(capsys):
+    def main() -> int:
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as exited:
+        cli.run_main(main)
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "stopped (Ctrl-C)\n"
