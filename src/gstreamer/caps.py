@@ -163,6 +163,18 @@ def _unsupported(fmt: str, kind: str) -> CapsError:
     return CapsError(f"unsupported {kind} format {fmt!r}; supported formats: {', '.join(names)}")
 
 
+def _info_from_caps(info_type: Any, caps: Any, problem: str) -> Any:
+    """``info_type.new_from_caps(caps)`` (``GstVideo.VideoInfo``, ``GstAudio.AudioInfo``), or
+    :class:`CapsError` saying ``problem`` when the caps do not describe one."""
+    try:
+        info = info_type.new_from_caps(caps)
+    except TypeError:  # PyGObject: "constructor returned NULL"
+        info = None
+    if info is None:
+        raise CapsError(problem)
+    return info
+
+
 def _ceil_shift(value: int, shift: int) -> int:
     return -((-value) >> shift)
 
@@ -516,16 +528,12 @@ def layout_from_caps(caps: Any) -> Layout:
     if name == "video/x-raw":
         if fmt not in VIDEO_FORMATS:
             raise _unsupported(str(fmt), "video")
-        GstVideo = _gi.GstVideo()
-        try:
-            info = GstVideo.VideoInfo.new_from_caps(caps)
-        except TypeError:  # PyGObject: "constructor returned NULL"
-            info = None
-        if info is None:
-            raise CapsError(
-                f"caps {caps.to_string()!r} are incomplete: video/x-raw needs format, "
-                "width and height (and framerate for most sinks and encoders)"
-            )
+        info = _info_from_caps(
+            _gi.GstVideo().VideoInfo,
+            caps,
+            f"caps {caps.to_string()!r} are incomplete: video/x-raw needs format, "
+            "width and height (and framerate for most sinks and encoders)",
+        )
         n = info.finfo.n_planes
         ok, num, den = st.get_fraction("framerate")
         fps = Fraction(num, den) if ok and den else None
@@ -549,21 +557,17 @@ def layout_from_caps(caps: Any) -> Layout:
         if not (ok_r and ok_c):
             raise CapsError(f"caps {caps.to_string()!r} need rate and channels")
         layout = st.get_string("layout") or "interleaved"
-        GstAudio = _gi.module("GstAudio")
         if not st.has_field("layout"):  # interleaved is GStreamer's usual default
             text = st.to_string().rstrip(";")
             caps = _gi.Gst().Caps.from_string(f"{text},layout=interleaved")
-        try:
-            info = GstAudio.AudioInfo.new_from_caps(caps)
-        except TypeError:  # PyGObject: "constructor returned NULL"
-            info = None
-        if info is None:
-            raise CapsError(
-                f"caps {caps.to_string()!r} are not valid raw audio caps: they need format, "
-                "rate, channels and layout=interleaved or layout=non-interleaved, and more "
-                "than 2 channels need a channel-mask, e.g. "
-                f"channel-mask=(bitmask)0x{(1 << channels) - 1:x} (0x0: unpositioned)"
-            )
+        info = _info_from_caps(
+            _gi.GstAudio().AudioInfo,
+            caps,
+            f"caps {caps.to_string()!r} are not valid raw audio caps: they need format, "
+            "rate, channels and layout=interleaved or layout=non-interleaved, and more "
+            "than 2 channels need a channel-mask, e.g. "
+            f"channel-mask=(bitmask)0x{(1 << channels) - 1:x} (0x0: unpositioned)",
+        )
         return AudioLayout(
             format=fmt,
             rate=rate,
