@@ -32,7 +32,6 @@ so the caps and the stream are tagged with it as with ``videoconvert``.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 from typing import Any, Optional
 
@@ -40,7 +39,7 @@ import numpy as np
 
 from . import _gi
 from ._colour import WRITER_COLORIMETRY
-from .buffers import LoadOnce, MappedBuffer, _meta_layout, c_function
+from .buffers import LoadOnce, MappedBuffer, _meta_layout, c_function, load_library
 from .caps import VideoLayout, layout_from_caps
 from .errors import BufferError
 
@@ -91,8 +90,8 @@ class _Sws:
     """ctypes handles for the few libswscale / libavutil functions used."""
 
     def __init__(self) -> None:
-        sws = ctypes.CDLL(ctypes.util.find_library("swscale") or "libswscale.so.6")
-        avutil = ctypes.CDLL(ctypes.util.find_library("avutil") or "libavutil.so.57")
+        sws = load_library("libswscale.so.6", "swscale")
+        avutil = load_library("libavutil.so.57", "avutil")
         vp, ci = ctypes.c_void_p, ctypes.c_int
         self.get_context = c_function(
             sws, "sws_getContext", vp, ci, ci, ci, ci, ci, ci, ci, vp, vp, vp
@@ -316,7 +315,7 @@ RGB_TO_I420: dict[str, str] = {
 
 class _Yuv:
     def __init__(self) -> None:
-        lib = ctypes.CDLL(ctypes.util.find_library("yuv") or "libyuv.so.0")
+        lib = load_library("libyuv.so.0", "yuv")
         vp, ci = ctypes.c_void_p, ctypes.c_int
         self.functions = {}
         for name in set(RGB_TO_I420.values()):

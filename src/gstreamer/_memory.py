@@ -16,7 +16,6 @@ frames stream (that would cost page faults on every new frame).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import threading
 import weakref
@@ -37,7 +36,9 @@ def _malloc_trim() -> Optional[Any]:
         if not _looked_up:
             _looked_up = True
             try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                from .buffers import load_library
+
+                libc = load_library("libc.so.6", "c")
                 trim = libc.malloc_trim  # glibc only
                 trim.argtypes = [ctypes.c_size_t]
                 trim.restype = ctypes.c_int

@@ -87,6 +87,28 @@ class LoadOnce(Generic[_T]):
         return self._value
 
 
+def load_library(soname: str, name: str) -> ctypes.CDLL:
+    """A C library by its soname (``"libswscale.so.6"``), else where
+    ``ctypes.util.find_library(name)`` finds it.
+
+    ``find_library`` runs ``ldconfig -p`` in a subprocess on every call (10-30 ms, more on a
+    busy machine, and inside the first ``Reader``'s start-up); the soname loads directly
+    wherever the library is installed the usual way, and at once when it is loaded already.
+
+    Raises
+    ------
+    OSError
+        The library cannot be loaded.
+    """
+    try:
+        return ctypes.CDLL(soname)
+    except OSError:
+        found = ctypes.util.find_library(name)
+        if found is None:
+            raise
+        return ctypes.CDLL(found)
+
+
 def c_function(lib: Any, name: str, restype: Any, *argtypes: Any) -> Any:
     """The C function ``name`` of ``lib`` (a ``ctypes.CDLL``), declared with its return
     type and argument types."""
@@ -100,8 +122,7 @@ class _Lib:
     """ctypes handles for the few C functions PyGObject cannot give us without copying."""
 
     def __init__(self) -> None:
-        name = ctypes.util.find_library("gstreamer-1.0") or "libgstreamer-1.0.so.0"
-        lib = ctypes.CDLL(name)
+        lib = load_library("libgstreamer-1.0.so.0", "gstreamer-1.0")
         vp, sz = ctypes.c_void_p, ctypes.c_size_t
         self.memory_new_wrapped = c_function(
             lib, "gst_memory_new_wrapped", vp, ctypes.c_int, vp, sz, sz, sz, vp, _DestroyNotify
@@ -138,8 +159,7 @@ class _AudioLib:
     """``gst_buffer_add_audio_meta`` / ``GstAudioMeta.offsets``, which GI cannot pass or read."""
 
     def __init__(self, lib: _Lib) -> None:
-        name = ctypes.util.find_library("gstaudio-1.0") or "libgstaudio-1.0.so.0"
-        audio = ctypes.CDLL(name)
+        audio = load_library("libgstaudio-1.0.so.0", "gstaudio-1.0")
         vp, sz = ctypes.c_void_p, ctypes.c_size_t
         self.add_meta = c_function(
             audio, "gst_buffer_add_audio_meta", vp, vp, vp, sz, ctypes.POINTER(sz)
