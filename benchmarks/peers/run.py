@@ -337,12 +337,21 @@ def _encoders(out: str, frames: list[Any], n: int) -> dict[str, Callable[[], int
 
 def _preload(lib: str) -> None:
     """Import the library (and initialise it) before the timed part: a process pays that
-    once, not per file; opening the file and everything after it is timed."""
+    once, not per file; opening the file and everything after it is timed.
+
+    Importing PyAV, OpenCV, decord or torchcodec loads their FFmpeg libraries. GStreamer
+    loads FFmpeg's when a pipeline first makes a libav element (the ``libav`` plugin links
+    them): so the project's preload loads that plugin too, and its timed part starts, as
+    theirs does, with FFmpeg in memory.
+    """
     if lib.startswith("project"):
         import gstreamer
         from gstreamer import _gi
 
-        _gi.Gst()
+        Gst = _gi.Gst()
+        plugin = Gst.Registry.get().find_plugin("libav")
+        if plugin is not None:
+            plugin.load()
         del gstreamer
     else:
         module = {"pyav": "av", "opencv": "cv2", "torchcodec": "torchcodec.decoders"}
