@@ -11,7 +11,8 @@ the rounds alternate, so load from other jobs spreads over every column alike. T
 shows medians over the rounds:
 
 * fps: frames / wall time of the work (opening the file, decoding or encoding every frame,
-  closing; the library is imported before), measured inside the worker;
+  closing; the library is imported before, and for the project GStreamer initialised and
+  its libav plugin loaded, see ``_preload``), measured inside the worker;
 * CPU-s: user + system CPU of the work, all threads and child processes (``getrusage``
   before and after the work inside the worker; the whole process, imports included, as
   ``os.wait4`` reports it, is in the details);
