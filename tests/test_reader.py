@@ -316,12 +316,14 @@ def test_an_error_converting_ahead_is_raised_by_the_read_that_wanted_the_frame(m
     from gstreamer.errors import BufferError
 
     with Reader(mp4) as reader:
+        reader.read()
+        time.sleep(0.05)  # the caller works, so the next frame converts ahead
         first = reader.read()
         prefetch = reader._puller._prefetch
         deadline = time.monotonic() + 10
         while not prefetch._done and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert prefetch._done  # frame 1 was converted ahead, before any failure
+        assert prefetch._done  # frame 2 was converted ahead, before any failure
 
         def broken(buffer):
             raise BufferError("conversion failed")
@@ -329,6 +331,21 @@ def test_an_error_converting_ahead_is_raised_by_the_read_that_wanted_the_frame(m
         reader._puller._converter.convert = broken
         second = reader.read()  # converted before the failure; the next one fails
         assert second.pts > first.pts
+        with pytest.raises(BufferError, match="conversion failed"):
+            reader.read()
+
+
+def test_an_error_converting_in_the_callers_thread_is_raised_by_that_read(mp4):
+    from gstreamer.errors import BufferError
+
+    with Reader(mp4) as reader:
+        reader.read()  # the first frame is never followed by one converted ahead
+        assert not reader._puller._prefetch.busy
+
+        def broken(buffer):
+            raise BufferError("conversion failed")
+
+        reader._puller._converter.convert = broken
         with pytest.raises(BufferError, match="conversion failed"):
             reader.read()
 
