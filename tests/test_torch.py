@@ -7,12 +7,22 @@ import numpy as np
 import pytest
 from _indexed import read_index
 
-torch = pytest.importorskip("torch")
-from torch.utils.data import DataLoader  # noqa: E402
-
-from gstreamer.torch import FrameDataset, VideoClips  # noqa: E402
-
 pytestmark = pytest.mark.timeout(180)
+
+
+# torch is imported by the first test that needs it, not at collection: once imported, every
+# garbage collection of the rest of the suite costs about ten times more.
+@pytest.fixture(scope="module")
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def datasets(torch):
+    """``gstreamer.torch`` (``VideoClips``, ``FrameDataset``)."""
+    import gstreamer.torch
+
+    return gstreamer.torch
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +37,8 @@ def clip_indices(clip) -> list[int]:
     return [read_index(frame) for frame in clip.numpy()]
 
 
-def test_video_clips_cover_each_file_with_strided_clips(videos):
-    clips = VideoClips(videos, clip_len=8, stride=4, size=(80, 60))
+def test_video_clips_cover_each_file_with_strided_clips(videos, datasets, torch):
+    clips = datasets.VideoClips(videos, clip_len=8, stride=4, size=(80, 60))
     # a: starts 0, 4, ..., 20 (6 clips); b: 0, 4, ..., 16 (5 clips)
     assert len(clips) == 11
     for item in range(len(clips)):
@@ -43,8 +53,8 @@ def test_video_clips_cover_each_file_with_strided_clips(videos):
         clips[11]
 
 
-def test_video_clips_resample_to_a_lower_rate(videos):
-    clips = VideoClips(videos[:1], clip_len=5, fps=15, size=(80, 60), format="GRAY8")
+def test_video_clips_resample_to_a_lower_rate(videos, datasets):
+    clips = datasets.VideoClips(videos[:1], clip_len=5, fps=15, size=(80, 60), format="GRAY8")
     assert len(clips) == 3  # 15 frames at 15 fps
     assert tuple(clips[0].shape) == (5, 60, 80)
     assert [clip_indices(clips[i]) for i in range(3)] == [
@@ -54,8 +64,8 @@ def test_video_clips_resample_to_a_lower_rate(videos):
     ]
 
 
-def test_frame_dataset_reads_any_frame_in_any_order(videos):
-    frames = FrameDataset(videos, size=(80, 60))
+def test_frame_dataset_reads_any_frame_in_any_order(videos, datasets):
+    frames = datasets.FrameDataset(videos, size=(80, 60))
     assert len(frames) == 54
     order = np.random.default_rng(3).permutation(len(frames))
     for item in order[:20]:
@@ -68,25 +78,27 @@ def test_frame_dataset_reads_any_frame_in_any_order(videos):
     frames.close()
 
 
-def test_arguments_are_checked(videos, tmp_path):
+def test_arguments_are_checked(videos, datasets, tmp_path):
     with pytest.raises(ValueError):
-        VideoClips(videos, clip_len=0)
+        datasets.VideoClips(videos, clip_len=0)
     with pytest.raises(ValueError):
-        VideoClips(videos, clip_len=4, stride=0)
+        datasets.VideoClips(videos, clip_len=4, stride=0)
     with pytest.raises(FileNotFoundError):
-        FrameDataset([tmp_path / "missing.mp4"])
-    assert len(VideoClips(videos, clip_len=31)) == 0  # no file is that long
+        datasets.FrameDataset([tmp_path / "missing.mp4"])
+    assert len(datasets.VideoClips(videos, clip_len=31)) == 0  # no file is that long
 
 
 def _loader_batches(dataset, workers: int, context=None):
+    from torch.utils.data import DataLoader
+
     loader = DataLoader(dataset, batch_size=3, num_workers=workers, multiprocessing_context=context)
     return [batch.clone() for batch in loader]
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("context", ["fork", "spawn"])
-def test_dataloader_workers_give_the_same_batches(videos, context):
-    clips = VideoClips(videos, clip_len=4, stride=3, size=(64, 48))
+def test_dataloader_workers_give_the_same_batches(videos, datasets, torch, context):
+    clips = datasets.VideoClips(videos, clip_len=4, stride=3, size=(64, 48))
     clips[0]  # the parent has open readers when the workers start (matters for fork)
     expected = _loader_batches(clips, 0)
     got = _loader_batches(clips, 2, context)
@@ -98,8 +110,8 @@ def test_dataloader_workers_give_the_same_batches(videos, context):
 
 
 @pytest.mark.e2e
-def test_frame_dataset_in_forked_workers(videos):
-    frames = FrameDataset(videos, size=(64, 48))
+def test_frame_dataset_in_forked_workers(videos, datasets, torch):
+    frames = datasets.FrameDataset(videos, size=(64, 48))
     expected = _loader_batches(frames, 0)
     got = _loader_batches(frames, 2, "fork")
     assert all(torch.equal(a, b) for a, b in zip(expected, got)) and len(got) == len(expected)
