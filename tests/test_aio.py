@@ -43,7 +43,7 @@ def test_event_loop_keeps_running_while_waiting():
                 ticks += 1
 
         task = asyncio.create_task(ticker())
-        src = "videotestsrc is-live=true ! video/x-raw,framerate=4/1"
+        src = "videotestsrc is-live=true ! video/x-raw,framerate=10/1"
         async with AsyncReader(src, timeout=10) as reader:
             for _ in range(3):
                 assert await reader.read() is not None

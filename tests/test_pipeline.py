@@ -218,8 +218,8 @@ def test_shutdown_without_eos_arriving_raises_timeout_instead_of_hanging():
     # valve drop=true swallows EOS, so it never reaches the sink
     pipeline = GstPipeline("videotestsrc is-live=true ! valve drop=true ! fakesink")
     pipeline.startup()
-    with pytest.raises(TimeoutError, match=r"did not reach the sinks within 0\.3 s"):
-        pipeline.shutdown(timeout=0.3)
+    with pytest.raises(TimeoutError, match=r"did not reach the sinks within 0\.1 s"):
+        pipeline.shutdown(timeout=0.1)
     assert pipeline.pipeline is None  # stopped anyway
     pipeline.shutdown()
 
@@ -230,7 +230,7 @@ def test_shutdown_with_undrained_appsink_does_not_hang():
     pipeline.startup()
     assert pipeline.get_by_name("out").try_pull_sample(5 * Gst.SECOND) is not None
     with contextlib.suppress(TimeoutError):  # EOS may or may not get through: no hang either way
-        pipeline.shutdown(timeout=0.5)
+        pipeline.shutdown(timeout=0.2)
     assert pipeline.pipeline is None
 
 

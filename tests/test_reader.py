@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from _helpers import ffprobe_stream, gst_launch
+from _helpers import ffprobe_stream, gst_launch, wait_for
 
 import gstreamer
 from gstreamer import (
@@ -306,7 +306,8 @@ def test_latest_only_keeps_the_newest_frame():
         assert sink.get_property("max-buffers") == 1
         assert sink.get_property("drop") is True
         assert sink.get_property("sync") is False
-        time.sleep(0.5)  # the source runs ahead; older frames are dropped
+        # the source runs ahead: all 60 reach the appsink, the older ones are dropped
+        wait_for(lambda: reader.stats.dropped == 60, what="60 frames at the appsink")
         frames = list(reader)
     assert 1 <= len(frames) < 60
     assert frames[-1].offset == 59

@@ -249,7 +249,7 @@ def test_caps_the_pipeline_refuses_raise_a_negotiation_error():
 
 def test_blocked_write_times_out(tmp_path):
     # a sink that waits for a timestamp 1000 s away never takes the second frame
-    w = Writer("fakesink sync=true", fps=30, max_buffers=2, timeout=0.5)
+    w = Writer("fakesink sync=true", fps=30, max_buffers=2, timeout=0.2)  # expires twice
     frame = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(TimeoutError, match="took no video data"):
         for _ in range(10):
