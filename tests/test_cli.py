@@ -458,7 +458,9 @@ def test_cli_configures_logging_only_when_run():
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
-def _indexed_clip(path: Path, n: int = 90, size: tuple[int, int] = (160, 120)) -> Path:
+def _indexed_clip(
+    path: Path, n: int = 90, size: tuple[int, int] = (160, 120), fps: int = 30
+) -> Path:
     """A clip whose frame i has the value 40 + 6 * (i % 30) burnt into a 16x16 corner block."""
     width, height = size
     frames = []
@@ -468,7 +470,7 @@ def _indexed_clip(path: Path, n: int = 90, size: tuple[int, int] = (160, 120)) -
         frames.append(frame)
     from gstreamer import write_frames
 
-    write_frames(path, frames, fps=30, encoder="x264enc pass=quant quantizer=0")
+    write_frames(path, frames, fps=fps, encoder="x264enc pass=quant quantizer=0")
     return path
 
 
@@ -554,7 +556,8 @@ def test_launch_counts_frames_not_muxer_buffers(tmp_path, capsys):
 
 
 def test_serve_loop_repeats_the_file(tmp_path, capsys):
-    src = _indexed_clip(tmp_path / "in.mp4", n=10)
+    # served at the file's rate (its 200 fps, not --fps), so that this test takes 0.2 s, not 1 s
+    src = _indexed_clip(tmp_path / "in.mp4", n=10, fps=200)
     argv = ["serve", "http", "--port", "0", "--from", str(src), "--fps", "100", "-q"]
     assert cli.main([*argv, "--loop", "-n", "25"]) == 0
     assert "served 25 frames" in capsys.readouterr().err

@@ -146,7 +146,7 @@ def test_latest_keeps_going_when_a_source_is_dead_from_the_start(tmp_path):
 
 
 def test_latest_loops_a_file(tmp_path):
-    clip = make_clip(tmp_path / "cam.mp4", 10)  # a third of a second
+    clip = make_clip(tmp_path / "cam.mp4", 10, fps=100)  # a tenth of a second
     with MultiReader([clip], size=(80, 60), mode="latest", loop=True) as reader:
         deadline = time.monotonic() + 30
         restarts = 0
