@@ -107,8 +107,8 @@ def test_shutdown_never_hangs_on_a_stuck_callback():
     ctx.startup()
     ctx.call(release.wait, 30)  # blocks the loop thread
     time.sleep(0.05)
-    with pytest.raises(TimeoutError, match=r"did not stop within 0\.2 s"):
-        ctx.shutdown(timeout=0.2)
+    with pytest.raises(TimeoutError, match=r"did not stop within 0\.1 s"):
+        ctx.shutdown(timeout=0.1)
     release.set()
     ctx.shutdown(timeout=5)  # joins it now
     assert not ctx.is_running

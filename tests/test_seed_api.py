@@ -138,8 +138,8 @@ def test_video_sink_push_after_end_of_stream_is_closed_error():
 
 
 def test_video_source_pops_arrays_with_timestamps():
-    caps = f"video/x-raw,format=RGB,width={W},height={H},framerate=25/1"
-    command = f"videotestsrc num-buffers=5 ! {caps} ! appsink"
+    caps = f"video/x-raw,format=RGB,width={W},height={H},framerate=250/1"
+    command = f"videotestsrc num-buffers=5 ! {caps} ! appsink"  # appsink syncs: 20 ms
     frames = []
     with GstContext(), GstVideoSource(command) as source:
         while True:
@@ -151,8 +151,8 @@ def test_video_source_pops_arrays_with_timestamps():
         assert source.pop() is None  # stays ended
     assert len(frames) == 5
     assert all(isinstance(f, GstBuffer) for f in frames)
-    assert [f.pts for f in frames] == [i * 40_000_000 for i in range(5)]
-    assert {f.duration for f in frames} == {40_000_000}
+    assert [f.pts for f in frames] == [i * 4_000_000 for i in range(5)]
+    assert {f.duration for f in frames} == {4_000_000}
     assert frames[0].data.shape == (H, W, 3) and frames[0].data.dtype == np.uint8
     assert frames[0].offset == 0
     # arrays outlive the pipeline (the mapping lives as long as the array)
