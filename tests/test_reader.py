@@ -321,10 +321,17 @@ def test_an_error_converting_ahead_is_raised_by_the_read_that_wanted_the_frame(m
         time.sleep(0.05)  # the caller works, so the next frame converts ahead
         first = reader.read()
         prefetch = reader._puller._prefetch
-        deadline = time.monotonic() + 10
-        while not prefetch._done and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert prefetch._done  # frame 2 was converted ahead, before any failure
+
+        def converted_ahead():
+            if prefetch._done and prefetch._result[0] is None:
+                # no sample within the prefetch's slice (a busy machine): ask again, as the
+                # next read would
+                prefetch.collect(0)
+                prefetch.submit()
+            return prefetch._done and prefetch._result[0] is not None
+
+        # frame 2 is converted ahead, before any failure
+        wait_for(converted_ahead, timeout=10, what="frame 2 converted ahead")
 
         def broken(buffer):
             raise BufferError("conversion failed")
