@@ -325,7 +325,7 @@ def test_an_error_converting_ahead_is_raised_by_the_read_that_wanted_the_frame(m
         def converted_ahead():
             if prefetch._done and prefetch._result[0] is None:
                 # no sample came within the prefetch's slice (a busy machine): ask again,
-                # or the next read would pull and convert frame 1 itself
+                # or the next read would pull and convert frame 2 itself
                 prefetch.collect(0)
                 prefetch.submit()
             return prefetch._done and prefetch._result[0] is not None
