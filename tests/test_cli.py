@@ -556,11 +556,15 @@ def test_launch_counts_frames_not_muxer_buffers(tmp_path, capsys):
 
 
 def test_serve_loop_repeats_the_file(tmp_path, capsys):
-    # served at the file's rate (its 200 fps, not --fps), so that this test takes 0.2 s, not 1 s
+    # served at the file's own rate (200 fps): this test takes 0.2 s, not 1 s
     src = _indexed_clip(tmp_path / "in.mp4", n=10, fps=200)
-    argv = ["serve", "http", "--port", "0", "--from", str(src), "--fps", "100", "-q"]
+    argv = ["serve", "http", "--port", "0", "--from", str(src), "-q"]
     assert cli.main([*argv, "--loop", "-n", "25"]) == 0
-    assert "served 25 frames" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "(160x120 @ 200 fps)" in captured.out
+    assert "served 25 frames" in captured.err
+    assert cli.main([*argv, "--fps", "400", "-n", "3"]) == 0  # --fps says the rate
+    assert "@ 400 fps)" in capsys.readouterr().out
     assert cli.main([*argv, "-n", "25"]) == 0  # without --loop it ends with the file
     assert "served 10 frames" in capsys.readouterr().err
     assert cli.main(["serve", "http", "--port", "0", "--loop", "-n", "1"]) == 2
@@ -615,3 +619,21 @@ def test_run_main_turns_ctrl_c_into_exit_code_130(capsys):
         cli.run_main(main)
     assert exited.value.code == 130
     assert capsys.readouterr().err == "stopped (Ctrl-C)\n"
+
+
+@pytest.mark.parametrize(("given", "rate"), [([], "15/1"), (["--fps", "25"], "25/1")])
+def test_serve_hls_from_a_file_keeps_its_rate_unless_fps_is_given(tmp_path, given, rate):
+    """``serve hls --from FILE`` writes the file's own frame rate (15 fps here), not 30;
+    ``--fps`` says the rate."""
+    import threading
+
+    from gstreamer import HlsWriter
+
+    src = _indexed_clip(tmp_path / "in.mp4", n=15, fps=15)
+    out = tmp_path / "hls"
+    out.mkdir()
+    argv = ["serve", "hls", "--from", str(src), "--dir", str(out), "--fast", *given]
+    args = cli.build_parser().parse_args(argv)
+    cli._write_hls(args, str(out), HlsWriter, threading.Event())
+    info = ffprobe_stream(out / "segment00000.ts", "r_frame_rate", "nb_read_frames")
+    assert info == {"r_frame_rate": rate, "nb_read_frames": "15"}

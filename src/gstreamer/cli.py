@@ -601,7 +601,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_serve_args(args)
     if args.loop and args.source is None:
         raise UsageError("--loop repeats a --from FILE; give --from")
-    fps = fps_fraction(args.fps) or Fraction(30)
     reader: Any = None
     first: Optional[np.ndarray] = None
     if args.source is not None:
@@ -617,14 +616,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 raise UsageError(f"--from {args.source!r} produced no frames")
             first = np.asarray(frame.data)
             height, width = first.shape[:2]
-            fps = reader.fps or fps
         else:
             width, height = args.width or 640, args.height or 480
+        fps = _serve_fps(args, reader)
         server = _make_server(args, width, height, fps)
         return _serve_loop(args, server, reader, first, fps)
     finally:
         if reader is not None:
             reader.close()
+
+
+def _serve_fps(args: argparse.Namespace, reader: Any) -> Fraction:
+    """``serve``'s frame rate: ``--fps``, else the ``--from`` source's own, else 30."""
+    given = fps_fraction(args.fps)
+    if given:
+        return given
+    own = reader.fps if reader is not None else None
+    return own or Fraction(30)
 
 
 def _serve_loop(
@@ -857,7 +865,6 @@ def _write_hls(
     args: argparse.Namespace, folder: str, writer_class: Any, stop: threading.Event
 ) -> None:
     """Frames (generated or --from) into an HlsWriter in ``folder``, at the frame rate."""
-    fps = fps_fraction(args.fps) or Fraction(30)
     reader: Any = None
     if args.source is not None:
         from .reader import Reader
@@ -866,10 +873,18 @@ def _write_hls(
             args.source, format="RGB", width=args.width, height=args.height, timeout=args.timeout
         )
     try:
+        first: Optional[np.ndarray] = None
+        if reader is not None:
+            frame = reader.read()  # the source's own rate is known from its first frame
+            if frame is None:
+                raise UsageError(f"--from {args.source!r} produced no frames")
+            first = np.asarray(frame.data)
+        fps = _serve_fps(args, reader)
         pattern = _Pattern(args.width or 640, args.height or 480) if reader is None else None
         window = args.window if args.window else None
+        frames = _paced_frames(args, stop, fps, pattern, reader, first=first, pace=not args.fast)
         with writer_class(folder, fps=fps, segment=args.segment, window=window) as writer:
-            for frame in _paced_frames(args, stop, fps, pattern, reader, pace=not args.fast):
+            for frame in frames:
                 writer.write(frame)
         print(f"wrote {writer.frames_written} frames into {folder}", file=sys.stderr)
     finally:
@@ -1160,7 +1175,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--width", type=_positive(int), help="frame width (640, or the source's)")
     serve.add_argument("--height", type=_positive(int), help="frame height (480, or the source's)")
-    serve.add_argument("--fps", type=_positive(float), default=30.0, help="frame rate (30)")
+    serve.add_argument(
+        "--fps", type=_positive(float), help="frame rate (30, or the --from source's own)"
+    )
     serve.add_argument("--duration", type=_positive(float), help="stop after SECONDS")
     serve.add_argument("-n", "--num-buffers", type=_positive(int), help="stop after N frames")
     serve.add_argument("--mount", default="/stream", help="rtsp: mount point (/stream)")
