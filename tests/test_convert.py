@@ -1,6 +1,7 @@
 """Colour conversion on the caller's thread: the Reader's YUV → RGB (libswscale) and the
 Writer's RGB → I420 (libyuv), checked against ffmpeg and GStreamer's own videoconvert."""
 
+import mmap
 import shutil
 
 import numpy as np
@@ -70,7 +71,11 @@ def test_decoded_frames_are_owned_and_nothing_is_queued_twice(clip):
         assert reader.pipeline.get_by_name("sink").get_property("max-buffers") == 4
     data = frame.data
     assert data.flags.writeable and data.flags.c_contiguous
-    assert data.base is not None and data.base.flags.owndata  # a padded allocation of its own
+    # a padded memory map of its own (reused once freed, see test_reader_memory), not the
+    # decoder's buffer
+    assert data.base is not None and isinstance(data.base.base, memoryview)
+    assert isinstance(data.base.base.obj, mmap.mmap)
+    assert data.base.nbytes >= data.nbytes + _convert._PAD
     assert "format=(string)RGB" in frame.caps and "I420" not in frame.caps
     assert reader.layout.format == "RGB" and reader.layout.strides == (W * 3,)
 

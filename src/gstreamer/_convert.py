@@ -32,7 +32,9 @@ so the caps and the stream are tagged with it as with ``videoconvert``.
 from __future__ import annotations
 
 import ctypes
+import mmap
 import threading
+import weakref
 from typing import Any, Optional
 
 import numpy as np
@@ -154,6 +156,56 @@ def colorspace(info: Any) -> tuple[int, bool]:
     return matrix, int(colorimetry.range) == _RANGE_FULL
 
 
+class _Recycled:
+    """Output memory for one converter's arrays, reused once the arrays are freed.
+
+    Each array is a view of its own anonymous memory map. When the caller frees the array,
+    its map goes back to a short free list and a later frame is converted into it: its pages
+    are in memory already (no page faults), and no allocator arena keeps freed frames
+    around (glibc keeps up to twice the largest freed block at the top of each thread's
+    arena). At most :data:`_KEEP` free maps are kept; the others, and every map after
+    :meth:`close`, are unmapped as soon as their array is freed. A map is never reused while
+    an array (or a view of it) still points into it.
+    """
+
+    def __init__(self, nbytes: int) -> None:
+        self._nbytes = max(1, nbytes)
+        self._free: list[mmap.mmap] = []  # list.append/pop are atomic: no lock needed
+        self._closed = False
+        self.made = 0  # maps made so far (the tests count them)
+
+    @property
+    def free(self) -> int:
+        """Maps waiting to be reused."""
+        return len(self._free)
+
+    def take(self) -> np.ndarray:
+        """A flat ``uint8`` array of ``nbytes`` (contents undefined)."""
+        try:
+            mm = self._free.pop()
+        except IndexError:
+            mm = mmap.mmap(-1, self._nbytes)
+            self.made += 1
+        flat = np.frombuffer(mm, np.uint8)
+        # flat.base is the memoryview NumPy exports the map through: it lives exactly as
+        # long as the array or any view of it
+        weakref.finalize(flat.base, self._give_back, mm).atexit = False
+        return flat
+
+    def _give_back(self, mm: mmap.mmap) -> None:
+        if not self._closed and len(self._free) < _KEEP:
+            self._free.append(mm)
+
+    def close(self) -> None:
+        """Drop the free maps; maps of arrays still in use go when the arrays are freed."""
+        self._closed = True
+        self._free.clear()
+
+
+# Free output maps a converter keeps: the caller's next frame and the one converted ahead.
+_KEEP = 2
+
+
 class YuvToRgb:
     """Converts raw YUV buffers of one layout into RGB-like arrays.
 
@@ -224,6 +276,7 @@ class YuvToRgb:
         self._dst = (ctypes.c_void_p * 4)()
         self._dst_strides = (ctypes.c_int * 4)(self._stride, 0, 0, 0)
         self._call_lock = threading.Lock()
+        self._memory = _Recycled(self._stride * h + _PAD)
 
     def convert(self, buffer: Any) -> np.ndarray:
         """A new ``(height, width, channels)`` array from a buffer of the input layout."""
@@ -231,7 +284,7 @@ class YuvToRgb:
         # libswscale's SIMD loops work in blocks of up to 32 pixels: they may write past the
         # end of the last row (and read past the end of the last input rows), as FFmpeg's
         # own padded frames allow; the array is a C-contiguous view of a padded allocation
-        flat = np.empty(size + _PAD, np.uint8)
+        flat = self._memory.take()
         out = flat[:size].reshape(self._shape)
         if size == 0:
             return out
@@ -278,6 +331,7 @@ class YuvToRgb:
             ctx, self._ctx = self._ctx, None
         if ctx:
             self._lib.free_context(ctx)
+        self._memory.close()
 
     def __del__(self) -> None:
         ctx, self._ctx = getattr(self, "_ctx", None), None
