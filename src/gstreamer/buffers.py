@@ -16,7 +16,6 @@ fall back to one safe copy; :func:`zero_copy_available` says which is in use.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import itertools
 import threading
 from typing import Any, Callable, Generic, Optional, TypeVar, Union
@@ -94,6 +93,8 @@ def load_library(soname: str, name: str) -> ctypes.CDLL:
     ``find_library`` runs ``ldconfig -p`` in a subprocess on every call (10-30 ms, more on a
     busy machine, and inside the first ``Reader``'s start-up); the soname loads directly
     wherever the library is installed the usual way, and at once when it is loaded already.
+    ``ctypes.util`` itself is imported only then: it brings ``shutil``, ``tempfile``, ``bz2``
+    and ``lzma`` along (1 MiB of a Reader's memory).
 
     Raises
     ------
@@ -103,7 +104,9 @@ def load_library(soname: str, name: str) -> ctypes.CDLL:
     try:
         return ctypes.CDLL(soname)
     except OSError:
-        found = ctypes.util.find_library(name)
+        from ctypes.util import find_library
+
+        found = find_library(name)
         if found is None:
             raise
         return ctypes.CDLL(found)

@@ -31,7 +31,6 @@ import time
 import weakref
 from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -186,12 +185,14 @@ def _classify(source: Source) -> tuple[str, str]:
 
 
 def _existing_file(name: str) -> str:
-    path = Path(name).expanduser()
-    if not path.exists():
+    # os.path, not pathlib: the Reader's imports stay small (pathlib brings urllib.parse
+    # and ipaddress along)
+    path = os.path.expanduser(name)
+    if not os.path.exists(path):
         raise SourceNotFoundError(f"no such file: {name!r}", filename=name)
-    if path.is_dir():
+    if os.path.isdir(path):
         raise SourceNotFoundError(f"{name!r} is a directory, not a media file", filename=name)
-    return str(path)
+    return path
 
 
 def _converts(format: str) -> bool:
