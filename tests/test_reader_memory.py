@@ -3,6 +3,8 @@ the caller to let go of the one before, and converted frames reuse freed memory 
 memory still in use)."""
 
 import gc
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -113,3 +115,34 @@ def test_converted_arrays_are_c_contiguous_writable_and_padded_for_libswscale(cl
     assert frame.flags.c_contiguous and frame.flags.writeable
     base = frame.base
     assert base.nbytes >= frame.nbytes + _convert._PAD
+
+
+def test_c_libraries_load_by_soname_or_by_name():
+    from gstreamer.buffers import load_library
+
+    libc = load_library("c", "libc.so.6")
+    assert libc.malloc_trim is not None
+    # an unknown soname: found by name instead (ctypes.util, imported only then)
+    assert load_library("c", "libc-not-here.so.99").malloc_trim is not None
+    with pytest.raises(OSError):
+        load_library("no-such-library-anywhere", "libno-such-library-anywhere.so.0")
+
+
+@pytest.mark.e2e
+def test_reading_a_file_imports_no_module_it_does_not_need(clips):
+    # ctypes.util (shutil, tempfile, bz2, lzma: about 1 MiB) and pathlib (urllib.parse,
+    # ipaddress) in a fresh interpreter that imports gstreamer and reads a frame
+    code = (
+        "import sys, gstreamer\n"
+        "with gstreamer.Reader(sys.argv[1]) as reader:\n"
+        "    assert reader.read() is not None\n"
+        "print(sorted(m for m in ('ctypes.util', 'pathlib', 'tempfile') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(clips["h264.mp4"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]", done.stdout
