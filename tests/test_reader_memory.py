@@ -69,6 +69,14 @@ def test_frames_the_caller_keeps_are_never_reused(clips):
     assert frame_number(frames[1]) == 1
 
 
+def test_a_view_of_a_frame_keeps_its_memory_from_reuse(clips):
+    with Reader(clips["h264.mp4"]) as reader:
+        views = [f.data[::1, ::-1][:, ::-1] for f in reader]  # the frames themselves dropped
+    assert all(not v.flags.owndata for v in views)
+    assert [frame_number(v) for v in views] == list(range(150))
+    assert len({v.__array_interface__["data"][0] for v in views}) == 150
+
+
 def test_the_next_frame_is_converted_once_the_one_before_is_released(clips):
     with Reader(clips["h264.mp4"]) as reader:
         first = reader.read()

@@ -187,9 +187,9 @@ class _Recycled:
             mm = mmap.mmap(-1, self._nbytes)
             self.made += 1
         flat = np.frombuffer(mm, np.uint8)
-        # flat.base is the memoryview NumPy exports the map through: it lives exactly as
-        # long as the array or any view of it
-        weakref.finalize(flat.base, self._give_back, mm).atexit = False
+        # NumPy points every view of ``flat`` (and views of views) at ``flat`` itself: it
+        # lives exactly as long as the memory is in use
+        weakref.finalize(flat, self._give_back, mm).atexit = False
         return flat
 
     def _give_back(self, mm: mmap.mmap) -> None:

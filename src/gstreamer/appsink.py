@@ -34,6 +34,8 @@ import time
 import weakref
 from typing import Any, Callable, Optional
 
+import numpy as np
+
 from . import _convert, _gi
 from .buffers import FrameViews
 from .caps import Layout, VideoLayout, layout_from_caps
@@ -164,20 +166,17 @@ class _Prefetch:
 def _released_ref(array: Any, cond: threading.Condition) -> Optional[weakref.ref[Any]]:
     """A weak reference to the memory behind ``array`` that wakes ``cond``'s waiters when it
     is freed (None when there is nothing to watch)."""
+    if not isinstance(array, np.ndarray):
+        return None  # a list of planes, bytes: nothing to wait for
     root = array
-    while getattr(root, "base", None) is not None:
+    while isinstance(root.base, np.ndarray):
         root = root.base
-    if root is None:
-        return None
 
     def released(_: Any) -> None:  # runs in the thread that drops the last reference
         with cond:
             cond.notify_all()
 
-    try:
-        return weakref.ref(root, released)
-    except TypeError:  # not weak-referenceable (a list of planes, bytes): nothing to wait for
-        return None
+    return weakref.ref(root, released)
 
 
 class AppSinkPuller:
