@@ -30,6 +30,31 @@ def test_context_manager_runs_and_stops_the_loop():
     assert threads == ["GstContext"]
 
 
+def test_an_isolated_context_runs_only_its_own_main_context():
+    ran_in: list[str] = []
+    with GstContext(isolated=True) as ctx:
+        assert ctx.is_running
+        assert not main_loop_running()  # the default context is not run by it
+        assert ctx.main_context != GLib.MainContext.default()
+        done = threading.Event()
+
+        def callback(*_):
+            ran_in.append(threading.current_thread().name)
+            done.set()
+            return False
+
+        source = GLib.timeout_source_new(1)
+        source.set_callback(callback)
+        source.attach(ctx.main_context)
+        assert done.wait(5)
+        ctx.call(lambda: 1 / 0)
+        wait_for(lambda: ctx.error is not None)
+        with pytest.raises(GstError, match="ZeroDivisionError"):
+            ctx.raise_for_error()
+    assert not ctx.is_running
+    assert ran_in == ["GstContext"]
+
+
 def test_startup_shutdown_restart_and_idempotency():
     ctx = GstContext()
     ctx.shutdown()  # before startup: nothing to do

@@ -567,6 +567,20 @@ def test_rtsp_server_uses_a_running_gstcontext():
 
 
 @pytest.mark.e2e
+def test_closing_one_rtsp_server_does_not_stop_another():
+    """Each server without a GstContext runs its own loop: the second one did not, it
+    borrowed the first one's, and stopped accepting clients when the first was closed."""
+    first = RtspServer(W, H, port=0)
+    first.start()
+    with RtspServer(W, H, port=0) as second:
+        first.close()
+        with feeding(second, GREEN):
+            probe = ffprobe_url(second.url, "-rtsp_transport", "tcp", frames=3)
+    assert probe.returncode == 0, probe.stderr
+    assert parse_probe(probe.stdout)["codec_name"] == "h264"
+
+
+@pytest.mark.e2e
 def test_tcp_server_counts_connected_clients():
     with TcpServer(W, H, port=0) as server, feeding(server, RED):
         assert server.clients == 0

@@ -92,9 +92,20 @@ class GstContext(StartStop):
     An exception raised in the loop thread (by a GLib callback, a signal handler or a
     function given to :meth:`call`) is kept, and raised by :meth:`raise_for_error` and
     :meth:`shutdown` in the caller's thread; it is never printed and dropped.
+
+    Parameters
+    ----------
+    isolated : bool
+        Run the loop on a new GLib main context of its own (:attr:`main_context`) instead
+        of the default one. Only sources attached to that context run in it, and it does
+        not count for :func:`main_loop_running`: an object that needs a loop for itself
+        (the RTSP server) uses one, so that stopping it never stops a loop that other
+        objects rely on.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, isolated: bool = False) -> None:
+        self.isolated = isolated
+        self._main_context: Any = None
         self._loop: Any = None
         self._thread: Optional[threading.Thread] = None
         self._error: Optional[BaseException] = None
@@ -108,6 +119,14 @@ class GstContext(StartStop):
     def is_running(self) -> bool:
         """True while the loop thread is alive."""
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def main_context(self) -> Any:
+        """The ``GLib.MainContext`` the loop runs (a new one while an isolated loop runs,
+        else the default one)."""
+        if self._main_context is not None:
+            return self._main_context
+        return _gi.GLib().MainContext.default()
 
     @property
     def error(self) -> Optional[BaseException]:
@@ -127,7 +146,8 @@ class GstContext(StartStop):
             GLib = _gi.GLib()
             _gi.ensure_init()
             self._error = None
-            self._loop = GLib.MainLoop.new(None, False)
+            self._main_context = GLib.MainContext.new() if self.isolated else None
+            self._loop = GLib.MainLoop.new(self._main_context, False)
             started = threading.Event()
             self._thread = threading.Thread(
                 target=self._run, args=(self._loop, started), name="GstContext", daemon=True
@@ -137,11 +157,11 @@ class GstContext(StartStop):
             self._thread.start()
             if not started.wait(10):  # pragma: no cover - a stuck default main context
                 raise TimeoutError("the GLib main loop did not start within 10 s")
-            with _running_lock:
-                _running.add(self)
+            if not self.isolated:
+                with _running_lock:
+                    _running.add(self)
 
     def _run(self, loop: Any, started: threading.Event) -> None:
-        GLib = _gi.GLib()
         ident = threading.get_ident()
         with _running_lock:
             _loop_threads[ident] = self
@@ -150,12 +170,18 @@ class GstContext(StartStop):
             started.set()
             return False
 
-        GLib.idle_add(_started)
+        context = loop.get_context()
+        isolated = self.isolated
+        if isolated:
+            context.push_thread_default()
+        self._idle(_started, context)
         try:
             loop.run()
         except BaseException as exc:  # kept, re-raised by shutdown()
             self._keep(exc)
         finally:
+            if isolated:
+                context.pop_thread_default()
             started.set()
             with _running_lock:
                 _loop_threads.pop(ident, None)
@@ -163,7 +189,6 @@ class GstContext(StartStop):
 
     def call(self, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` once in the loop thread; an exception is kept for the caller."""
-        GLib = _gi.GLib()
 
         def _once() -> bool:
             try:
@@ -172,7 +197,14 @@ class GstContext(StartStop):
                 self._keep(exc)
             return False
 
-        GLib.idle_add(_once)
+        self._idle(_once, self.main_context)
+
+    @staticmethod
+    def _idle(func: Callable[[], bool], context: Any) -> None:
+        """Run ``func`` once in the loop of ``context``."""
+        source = _gi.GLib().idle_source_new()
+        source.set_callback(lambda *_: func())
+        source.attach(context)
 
     def raise_for_error(self) -> None:
         """Raise (once) the exception kept from the loop thread; no-op if there is none.
@@ -217,5 +249,6 @@ class GstContext(StartStop):
                     return
             self._loop = None
             self._thread = None
+            self._main_context = None
         if raise_errors:
             self.raise_for_error()

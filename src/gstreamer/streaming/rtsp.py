@@ -37,7 +37,8 @@ class RtspServer(Server):
     All clients share one encoder (a shared media factory); frames pushed while nobody
     watches are dropped (:meth:`push` returns False) and counted in :attr:`dropped`. A GLib
     main loop is needed: a running :class:`~gstreamer.GstContext` is used, otherwise the
-    server runs its own.
+    server runs its own on a main context of its own, so that closing one server never
+    stops the loop of another.
 
     Parameters
     ----------
@@ -140,9 +141,11 @@ class RtspServer(Server):
         Gst = _gi.Gst()
         rtsp = _gi.module("GstRtspServer")
         launch = self._launch()
+        main_context = None  # the default one, run by the caller's GstContext
         if not main_loop_running():
-            self._context = GstContext()
+            self._context = GstContext(isolated=True)
             self._context.startup()
+            main_context = self._context.main_context
         server = rtsp.RTSPServer.new()
         server.set_address(self.host)
         server.set_service(str(self._port))
@@ -164,7 +167,7 @@ class RtspServer(Server):
             )
             factory.add_role_from_structure(role)
         server.get_mount_points().add_factory(self.mount, factory)
-        source_id = server.attach(None)
+        source_id = server.attach(main_context)
         if not source_id:
             if self._context is not None:
                 self._context.shutdown(raise_errors=False)
@@ -174,7 +177,7 @@ class RtspServer(Server):
             )
         self._server, self._factory, self._source_id = server, factory, source_id
         self._finalizer = weakref.finalize(
-            self, _shutdown, server, self.mount, source_id, self._context
+            self, _shutdown, server, self.mount, source_id, main_context, self._context
         )
         log.info("serving %s", self.url)
 
@@ -300,7 +303,13 @@ class RtspServer(Server):
             finalizer()
 
 
-def _shutdown(server: Any, mount: str, source_id: int, context: Optional[GstContext]) -> None:
+def _shutdown(
+    server: Any,
+    mount: str,
+    source_id: int,
+    main_context: Any,
+    context: Optional[GstContext],
+) -> None:
     """Stop an RTSP server: drop its clients, unmount, detach, stop its own main loop.
 
     Also the finaliser of an :class:`RtspServer` dropped without ``close()``.
@@ -311,7 +320,9 @@ def _shutdown(server: Any, mount: str, source_id: int, context: Optional[GstCont
         server.client_filter(lambda *args: rtsp.RTSPFilterResult.REMOVE)
         server.get_mount_points().remove_factory(mount)
         if source_id:
-            GLib.Source.remove(source_id)
+            source = (main_context or GLib.MainContext.default()).find_source_by_id(source_id)
+            if source is not None:
+                source.destroy()
     if context is not None:
         context.shutdown(timeout=5.0, raise_errors=False)
 
