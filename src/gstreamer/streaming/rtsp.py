@@ -345,12 +345,19 @@ class _KeyframeGate:
     (requested at once) would decode as grey on its side. Dropping the one or two delta
     frames in flight costs the clients already watching a repeated frame, not an artefact:
     the next frame is a keyframe.
+
+    A hold (from a client's PLAY request until it plays) lasts at most ``hold_limit``
+    seconds: a PLAY that fails after the request was seen (a bad Range, a client gone)
+    never says so, and must not freeze the stream for the clients already watching.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hold_limit: float = 2.0) -> None:
+        self.hold_limit = hold_limit
         self._state = "open"  # open | held (drop all) | keyframe (drop deltas)
+        self._held_until = 0.0
 
     def hold(self) -> None:
+        self._held_until = time.monotonic() + self.hold_limit
         self._state = "held"
 
     def close_until_keyframe(self) -> None:
@@ -360,7 +367,10 @@ class _KeyframeGate:
         Gst = _gi.Gst()
         state = self._state
         if state == "held":
-            return Gst.PadProbeReturn.DROP
+            if time.monotonic() < self._held_until:
+                return Gst.PadProbeReturn.DROP
+            # no client started playing: its PLAY failed; resume at the next keyframe
+            self._state = state = "keyframe"
         if state == "keyframe":
             buffer = info.get_buffer()
             if buffer is not None and buffer.has_flags(Gst.BufferFlags.DELTA_UNIT):
