@@ -314,6 +314,9 @@ def test_latest_heals_sources_killed_and_restarted(tmp_path, caplog):
 
         # a new Python process per server, and their first key frames: slow on a busy machine
         read_until(lambda b: b.ok.all(), 60, "not every source came up", flowing=False)
+        # a busy machine may delay a new server's first frames past stall=1.0: a reconnect
+        # before the first cycle is the start-up's, not a kill's
+        initial = [s.reconnects for s in reader.stats]
         for _ in range(cycles):
             before = reader.read()
             assert before is not None and before.ok.all()
@@ -367,8 +370,9 @@ def test_latest_heals_sources_killed_and_restarted(tmp_path, caplog):
         # these bounds only allow for a machine busy with other work
         assert max(flagged[i]) <= 2.0, (i, flagged[i])
         assert max(back[i]) <= 15.0, (i, back[i])
-    assert stats[0].reconnects == cycles
-    assert cycles <= stats[1].reconnects <= cycles + 2  # UDP: a long gap is a stall too
+    # one reconnect per kill; a busy machine may add a stall (a gap over 1 s) to either
+    assert cycles <= stats[0].reconnects - initial[0] <= cycles + 1
+    assert cycles <= stats[1].reconnects - initial[1] <= cycles + 2  # UDP: a gap is a stall
     assert stats[2].reconnects == 0 and stats[2].frames > 0
     print("flagged after", flagged, "back after", back)
 
