@@ -189,3 +189,45 @@ def test_rtsp_server_follows_the_rule():
         finally:
             stop.set()
             client.join(40)
+
+
+def test_a_live_frame_pushed_while_the_pipeline_starts_playing_is_not_stamped_hours_ahead():
+    """Going to PLAYING, a pipeline hands its clock to every element, then sets each one's
+    base time just before its state change, sinks first. A live frame pushed in between was
+    stamped clock time - 0: hours ahead, and the RTSP server's syncing sink waited for it
+    for ever (a client got no frame). Here the push happens in that window, deterministically:
+    from the sink's own PAUSED -> PLAYING message."""
+    from gstreamer._appsrc import AppSrcFeeder
+    from gstreamer.pipeline import parse_launch
+
+    Gst = _gi.Gst()
+    pipeline = parse_launch(
+        "appsrc name=src is-live=true format=time ! appsink name=sink sync=false async=false"
+    )
+    src, sink = pipeline.get_by_name("src"), pipeline.get_by_name("sink")
+    feeder = AppSrcFeeder(
+        "video", caps="video/x-raw,format=RGB,width=8,height=8,framerate=30/1", live=True
+    )
+    feeder.attach(src)
+    frame = np.zeros((8, 8, 3), np.uint8)
+    window: list[tuple[bool, object]] = []
+
+    def on_message(bus, message, *_):
+        if message.type == Gst.MessageType.STATE_CHANGED and message.src == sink and not window:
+            _, new, _ = message.parse_state_changed()
+            if new == Gst.State.PLAYING:  # the sink plays; appsrc has the clock, not yet played
+                window.append((src.get_clock() is not None, src.current_state))
+                feeder.push(frame)
+        return Gst.BusSyncReply.PASS
+
+    pipeline.get_bus().set_sync_handler(on_message)
+    try:
+        pipeline.set_state(Gst.State.PLAYING)
+        sample = sink.emit("try-pull-sample", 10 * Gst.SECOND)
+        assert sample is not None
+        pts = sample.get_buffer().pts
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+        pipeline.get_bus().set_sync_handler(None)
+    assert window == [(True, Gst.State.PAUSED)]  # the push happened in that window
+    assert pts < Gst.SECOND, pts / Gst.SECOND

@@ -299,10 +299,20 @@ class AppSrcFeeder:
         return pts, duration
 
     def _running_time(self) -> Optional[int]:
-        clock = self.appsrc.get_clock()
-        if clock is None:
+        """The pipeline's running time now; the previous pts + duration until appsrc plays.
+
+        An element's base time is only right once it is PLAYING: going to PLAYING, the
+        pipeline hands its clock to every element first, then sets each one's base time
+        just before that element's own state change, sinks first and sources last. A frame
+        stamped in between got the clock time minus a stale base time (0 in a new pipeline:
+        hours ahead), and a syncing sink downstream (the RTSP server's) waited for it for
+        ever, stalling the whole stream.
+        """
+        appsrc = self.appsrc
+        clock = appsrc.get_clock()
+        if clock is None or appsrc.current_state != _gi.Gst().State.PLAYING:
             return round(self._next)
-        return int(clock.get_time() - self.appsrc.get_base_time())
+        return int(clock.get_time() - appsrc.get_base_time())
 
     # -- pushing -------------------------------------------------------------------------
 
