@@ -35,7 +35,7 @@ import ctypes
 import mmap
 import threading
 import weakref
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -172,6 +172,8 @@ class _Recycled:
         self._nbytes = max(1, nbytes)
         self._free: list[mmap.mmap] = []  # list.append/pop are atomic: no lock needed
         self._closed = False
+        # id of each array in use -> the finaliser that gives its map back
+        self._finalizers: dict[int, weakref.finalize[Any, Any]] = {}
         self.made = 0  # maps made so far (the tests count them)
 
     @property
@@ -189,10 +191,26 @@ class _Recycled:
         flat = np.frombuffer(mm, np.uint8)
         # NumPy points every view of ``flat`` (and views of views) at ``flat`` itself: it
         # lives exactly as long as the memory is in use
-        weakref.finalize(flat, self._give_back, mm).atexit = False
+        key = id(flat)
+        finalizer = weakref.finalize(flat, self._give_back, mm, key)
+        finalizer.atexit = False
+        self._finalizers[key] = finalizer
         return flat
 
-    def _give_back(self, mm: mmap.mmap) -> None:
+    def giver_back(self, array: Any) -> Optional[Callable[[], Any]]:
+        """What gives the memory behind ``array`` back (None if it is not from here).
+
+        Calling it once ``array`` and its views are freed returns the map at once (later
+        calls, and the finaliser's own, do nothing): a weak-reference callback on the same
+        array may otherwise run first (Python runs the newest first) and find no free map.
+        """
+        root = array
+        while isinstance(root, np.ndarray) and isinstance(root.base, np.ndarray):
+            root = root.base
+        return self._finalizers.get(id(root))
+
+    def _give_back(self, mm: mmap.mmap, key: int) -> None:
+        self._finalizers.pop(key, None)
         if not self._closed and len(self._free) < _KEEP:
             self._free.append(mm)
 
@@ -324,6 +342,10 @@ class YuvToRgb:
         finally:
             mapping.release()
         return out
+
+    def giver_back(self, array: Any) -> Optional[Callable[[], Any]]:
+        """See :meth:`_Recycled.giver_back` (for an array :meth:`convert` returned)."""
+        return self._memory.giver_back(array)
 
     def close(self) -> None:
         """Free the libswscale context; idempotent."""

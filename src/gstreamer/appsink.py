@@ -80,12 +80,13 @@ class _Prefetch:
         """A job was submitted and its result not yet collected."""
         return self._running or self._done
 
-    def submit(self, gate: Any = None) -> None:
-        """Run the job; :meth:`hold` in it waits for ``gate`` (an array, or None) to be freed."""
+    def submit(self, gate: Any = None, give_back: Optional[Callable[[], Any]] = None) -> None:
+        """Run the job; :meth:`hold` in it waits for ``gate`` (an array, or None) to be freed
+        (and for ``give_back``, if given, to have returned its memory for reuse)."""
         with self._cond:
             if self._closed or self._running or self._done:
                 return
-            self._gate = _released_ref(gate, self._cond)
+            self._gate = _released_ref(gate, self._cond, give_back)
             self._urgent = False
             self._running = True
             if self._thread is None:
@@ -163,9 +164,11 @@ class _Prefetch:
                 self._cond.notify_all()
 
 
-def _released_ref(array: Any, cond: threading.Condition) -> Optional[weakref.ref[Any]]:
+def _released_ref(
+    array: Any, cond: threading.Condition, give_back: Optional[Callable[[], Any]] = None
+) -> Optional[weakref.ref[Any]]:
     """A weak reference to the memory behind ``array`` that wakes ``cond``'s waiters when it
-    is freed (None when there is nothing to watch)."""
+    is freed, after calling ``give_back`` (None when there is nothing to watch)."""
     if not isinstance(array, np.ndarray):
         return None  # a list of planes, bytes: nothing to wait for
     root = array
@@ -173,6 +176,8 @@ def _released_ref(array: Any, cond: threading.Condition) -> Optional[weakref.ref
         root = root.base
 
     def released(_: Any) -> None:  # runs in the thread that drops the last reference
+        if give_back is not None:
+            give_back()  # the memory is free for the job before the job is woken
         with cond:
             cond.notify_all()
 
@@ -277,7 +282,8 @@ class AppSinkPuller:
             except TypeError:  # pragma: no cover - converted frames are arrays
                 self._handed = None
             if self._caller_works:
-                self._prefetch.submit(gate=before)
+                give_back = None if before is None else self._converter.giver_back(before)
+                self._prefetch.submit(gate=before, give_back=give_back)
             del before
             self._handed_at = time.perf_counter()
         return frame
