@@ -342,6 +342,7 @@ DEBUG_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e  # a fresh interpreter in a child process
 def test_no_use_after_free_under_debug_allocator(tmp_path):
     script = tmp_path / "debug_push_pull.py"
     script.write_text(DEBUG_SCRIPT)
@@ -417,6 +418,7 @@ def test_planes_of_a_packed_frame():
         )
 
 
+@pytest.mark.e2e  # a fresh interpreter in a child process
 def test_an_appsink_made_before_any_reader_still_pulls():
     """PyGObject keeps the bare class of an object met before its typelib is loaded.
 

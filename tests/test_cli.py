@@ -449,6 +449,7 @@ def test_serve_rejects_bad_values_before_building_a_pipeline(capsys, argv, messa
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.e2e  # a fresh interpreter in a child process
 def test_cli_configures_logging_only_when_run():
     code = (
         "import logging, gstreamer.cli, gstreamer.streaming; "

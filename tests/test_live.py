@@ -111,6 +111,7 @@ print(info.file.decode(), "libunwind" in maps)
 """
 
 
+@pytest.mark.e2e  # a fresh interpreter in a child process
 def test_cxx_exceptions_are_unwound_by_gcc_not_libunwind():
     """libsrt's C++ exceptions crashed the process (SIGSEGV) when libgstreamer's libunwind
     took the place of GCC's unwinder: the process's ``_Unwind_Resume`` is GCC's."""

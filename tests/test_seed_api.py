@@ -26,6 +26,7 @@ from gstreamer import (
 W, H = 32, 24
 
 
+@pytest.mark.e2e  # a fresh interpreter in a child process
 def test_import_is_lazy_and_has_no_side_effects():
     code = (
         "import sys, logging\n"

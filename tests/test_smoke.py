@@ -2,11 +2,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from _helpers import ffprobe_stream
 
 from gstreamer import GstVideoSink, buffers
 
 
+@pytest.mark.e2e  # a fresh interpreter in a child process
 def test_import_has_no_side_effects():
     code = (
         "import sys, logging, gstreamer; "

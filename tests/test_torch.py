@@ -117,6 +117,7 @@ def test_frame_dataset_in_forked_workers(videos, datasets, torch):
     assert all(torch.equal(a, b) for a, b in zip(expected, got)) and len(got) == len(expected)
 
 
+@pytest.mark.e2e  # a fresh interpreter in a child process
 def test_importing_gstreamer_imports_neither_ray_nor_torch():
     code = (
         "import sys, gstreamer; "
@@ -126,6 +127,7 @@ def test_importing_gstreamer_imports_neither_ray_nor_torch():
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
+@pytest.mark.e2e  # a fresh interpreter in a child process
 @pytest.mark.parametrize("extra", ["torch", "ray"])
 def test_a_missing_extra_is_named(extra):
     code = (
