@@ -1,10 +1,18 @@
 import gc
+import signal
 
 import pytest
 from _helpers import Passthrough, xvfb_display
 from _indexed import make_clip
 
 from gstreamer import _gi, buffers
+
+
+def pytest_configure(config):
+    # A suite started in the background by a non-interactive shell (``cmd &``) inherits SIGINT
+    # ignored, and so would the processes the Ctrl-C tests interrupt: give it back.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
