@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import ffmpeg
+from _helpers import ffmpeg, wait_for
 from _media import ffmpeg_frame, ffprobe_frames, frame_number, session_clips
 
 import gstreamer
@@ -51,13 +51,6 @@ def test_rotation_tag_applied_by_default(clips):
         Reader(path, rotate="90")
 
 
-def _wait_for(condition, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return condition()
-
-
 def test_next_frame_converts_in_a_helper_thread_while_the_caller_works(clips):
     times, _ = ffprobe_frames(clips["h264.mp4"])
     with Reader(clips["h264.mp4"]) as reader:
@@ -66,7 +59,7 @@ def test_next_frame_converts_in_a_helper_thread_while_the_caller_works(clips):
         second = reader.read()
         prefetch = reader._puller._prefetch
         # frame 2 is pulled and converted without another read()
-        assert _wait_for(lambda: prefetch._done)
+        wait_for(lambda: prefetch._done, what="the next frame converted ahead")
         thread = prefetch._thread
         assert thread is not None and thread.name == "gstreamer-prefetch"
         # a seek drops the frame converted ahead: what comes next is from after the seek

@@ -1,9 +1,11 @@
 """A client joining a running RTSP stream starts at a keyframe: no grey frames first."""
 
+import contextlib
 import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -13,34 +15,42 @@ from gstreamer.streaming import RtspServer, rtsp_source
 
 from ._probe import wait_until
 
+RED = np.zeros((120, 160, 3), np.uint8)
+RED[..., 0] = 220
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("late", [False, True])
-def test_rtsp_joiners_first_frames_are_the_picture(late):
-    red = np.zeros((120, 160, 3), np.uint8)
-    red[..., 0] = 220
+
+@contextlib.contextmanager
+def red_stream() -> Iterator[RtspServer]:
+    """An RtspServer fed a red picture at 30 fps by a thread, until the block ends."""
     stop = threading.Event()
     with RtspServer(160, 120, fps=30, port=0) as server:
 
         def feed():
             while not stop.is_set():
-                server.push(red)
+                server.push(RED)
                 time.sleep(1 / 30)
 
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
         try:
-            if late:  # a first client keeps the shared media running; the second joins late
-                first = Reader(rtsp_source(server.url), timeout=20)
-                first.read()
-                time.sleep(1.4)  # mid-GOP
-            with Reader(rtsp_source(server.url), timeout=20) as reader:
-                means = [reader.read().data.reshape(-1, 3).mean(0) for _ in range(10)]
-            if late:
-                first.close()
+            yield server
         finally:
             stop.set()
             feeder.join(5)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("late", [False, True])
+def test_rtsp_joiners_first_frames_are_the_picture(late):
+    with red_stream() as server:
+        if late:  # a first client keeps the shared media running; the second joins late
+            first = Reader(rtsp_source(server.url), timeout=20)
+            first.read()
+            time.sleep(1.4)  # mid-GOP
+        with Reader(rtsp_source(server.url), timeout=20) as reader:
+            means = [reader.read().data.reshape(-1, 3).mean(0) for _ in range(10)]
+        if late:
+            first.close()
         assert wait_until(lambda: server.clients == 0, 10)
     for i, (r, g, b) in enumerate(means):
         assert r > 180 and g < 60 and b < 60, (i, means)
@@ -66,45 +76,29 @@ def test_a_client_whose_play_fails_does_not_freeze_the_others():
     """The keyframe gate holds the stream back from a client's PLAY request until it plays;
     a PLAY refused after that (here: a bad Range) used to leave it held for good, and the
     clients already watching got no frame again."""
-    red = np.zeros((120, 160, 3), np.uint8)
-    red[..., 0] = 220
-    stop = threading.Event()
-    with RtspServer(160, 120, fps=30, port=0) as server:
-
-        def feed():
-            while not stop.is_set():
-                server.push(red)
-                time.sleep(1 / 30)
-
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
-        try:
-            with Reader(rtsp_source(server.url), timeout=20) as watcher:
-                watcher.read()
-                url = server.url
-                with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
-                    _request(sock, f"DESCRIBE {url} RTSP/1.0", "CSeq: 1")
-                    setup = _request(
-                        sock,
-                        f"SETUP {url}/stream=0 RTSP/1.0",
-                        "CSeq: 2",
-                        "Transport: RTP/AVP/TCP;unicast;interleaved=0-1",
-                    )
-                    session = re.search(r"Session: *([^;\r\n]+)", setup)
-                    assert session, setup
-                    play = _request(
-                        sock,
-                        f"PLAY {url} RTSP/1.0",
-                        "CSeq: 3",
-                        f"Session: {session.group(1)}",
-                        "Range: npt=abc",  # refused (400) after the PLAY request was seen
-                    )
-                    assert not play.startswith("RTSP/1.0 200"), play
-                    # frames keep coming to the first client (new ones: the reader's own
-                    # queue holds a few, so read well past it)
-                    for _ in range(60):
-                        frame = watcher.read()
-                        assert frame is not None
-        finally:
-            stop.set()
-            feeder.join(5)
+    with red_stream() as server, Reader(rtsp_source(server.url), timeout=20) as watcher:
+        watcher.read()
+        url = server.url
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+            _request(sock, f"DESCRIBE {url} RTSP/1.0", "CSeq: 1")
+            setup = _request(
+                sock,
+                f"SETUP {url}/stream=0 RTSP/1.0",
+                "CSeq: 2",
+                "Transport: RTP/AVP/TCP;unicast;interleaved=0-1",
+            )
+            session = re.search(r"Session: *([^;\r\n]+)", setup)
+            assert session, setup
+            play = _request(
+                sock,
+                f"PLAY {url} RTSP/1.0",
+                "CSeq: 3",
+                f"Session: {session.group(1)}",
+                "Range: npt=abc",  # refused (400) after the PLAY request was seen
+            )
+            assert not play.startswith("RTSP/1.0 200"), play
+            # frames keep coming to the first client (new ones: the reader's own
+            # queue holds a few, so read well past it)
+            for _ in range(60):
+                frame = watcher.read()
+                assert frame is not None
