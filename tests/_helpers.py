@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from gstreamer import _gi
@@ -205,3 +206,31 @@ def xvfb_display():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def feeding(server, color, fps: float = 30.0):
+    """Push solid frames from a thread until the block ends; re-raise its error."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    frame = np.empty((server.height, server.width, 3), np.uint8)
+    frame[...] = color
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                server.push(frame)
+                time.sleep(1.0 / fps)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield errors
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    if errors:
+        raise errors[0]

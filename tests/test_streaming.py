@@ -9,12 +9,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 
 import numpy as np
 import pytest
-from _helpers import ffprobe_stream, run
+from _helpers import feeding, ffprobe_stream, run
 from _players import CHROMIUM_HEADLESS
 
 from gstreamer import ClosedError, GstVideoSource, PipelineError, Reader
@@ -44,34 +43,6 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def feeding(server, color, fps: float = 30.0):
-    """Push solid frames from a thread until the block ends; re-raise its error."""
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    frame = np.empty((server.height, server.width, 3), np.uint8)
-    frame[...] = color
-
-    def run() -> None:
-        try:
-            while not stop.is_set():
-                server.push(frame)
-                time.sleep(1.0 / fps)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield errors
-    finally:
-        stop.set()
-        thread.join(10)
-    assert not thread.is_alive()
-    if errors:
-        raise errors[0]
 
 
 def ffprobe_url(url: str, *extra: str, frames: int = 5, timeout: float = 30):

@@ -3,40 +3,23 @@
 import contextlib
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
+from _helpers import feeding
 
 from gstreamer import Reader
 from gstreamer.streaming import RtspServer, rtsp_source
 
 from ._probe import wait_until
 
-RED = np.zeros((120, 160, 3), np.uint8)
-RED[..., 0] = 220
-
 
 @contextlib.contextmanager
 def red_stream() -> Iterator[RtspServer]:
     """An RtspServer fed a red picture at 30 fps by a thread, until the block ends."""
-    stop = threading.Event()
-    with RtspServer(160, 120, fps=30, port=0) as server:
-
-        def feed():
-            while not stop.is_set():
-                server.push(RED)
-                time.sleep(1 / 30)
-
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
-        try:
-            yield server
-        finally:
-            stop.set()
-            feeder.join(5)
+    with RtspServer(160, 120, fps=30, port=0) as server, feeding(server, (220, 0, 0)):
+        yield server
 
 
 @pytest.mark.e2e
