@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from _helpers import wait_for
 
 import gstreamer
 from gstreamer import (
@@ -190,17 +191,27 @@ def test_video_source_leaky_keeps_the_newest_frames():
     assert offsets == [28, 29]
 
 
-def test_video_source_error_is_raised_by_pop():
+@pytest.mark.parametrize("frames_first", [False, True])
+def test_video_source_error_is_raised_by_pop(frames_first):
+    """The error is raised after the frames queued when it came, even though the live
+    source goes on producing frames faster than ``pop``'s timeout (it looped for ever when
+    the first frame came before the first timeout: seen on a busy machine)."""
     from gstreamer import PipelineError
 
     source = GstVideoSource("videotestsrc is-live=true ! appsink name=out")
     source.startup()
     try:
+        if frames_first:
+            wait_for(lambda: source.queue_size >= 2, what="two queued frames")
         err = gstreamer.GLib.Error.new_literal(Gst.StreamError.quark(), "boom", 1)
         source.bus.post(Gst.Message.new_error(source.pipeline, err, "dbg"))
+        popped = 0
         with pytest.raises(PipelineError, match="boom"):
             while source.pop(timeout=0.05) is not None:
-                pass
+                popped += 1
+                assert popped <= 100, "pop goes on handing out new frames after the error"
+        if frames_first:  # two had reached the appsink (one may still wait for its time)
+            assert popped >= 1
     finally:
         source.shutdown(raise_errors=False)
 

@@ -10,6 +10,7 @@ package never builds on them.
 from __future__ import annotations
 
 import queue
+import weakref
 from fractions import Fraction
 from typing import Any, Callable, Optional, Union
 
@@ -263,8 +264,12 @@ class GstVideoSource(GstPipeline):
         self._copy = copy
         self._sink: Any = None
         self._puller: Optional[AppSinkPuller] = None
+        self._queued_left: Optional[int] = None  # once ended: the queued frames still to hand out
+        self._arrived = 0  # buffers that reached the appsink (GStreamer < 1.24)
 
     def _on_pipeline_init(self) -> None:
+        self._queued_left = None
+        self._arrived = 0
         self._sink = only_element(self, _gi.GstApp().AppSink, "appsink", type(self).__name__)
         self._puller = AppSinkPuller(
             self._sink,
@@ -273,6 +278,11 @@ class GstVideoSource(GstPipeline):
             copy=self._copy,
             check=self.raise_for_error,
         )
+        if self._sink.find_property("current-level-buffers") is None:
+            # GStreamer < 1.24: appsink does not say how many buffers it holds; count them
+            Gst = _gi.Gst()
+            pad = self._sink.get_static_pad("sink")
+            pad.add_probe(Gst.PadProbeType.BUFFER, _count_arrival, weakref.ref(self))
 
     @property
     def total_buffers_count(self) -> int:
@@ -284,30 +294,53 @@ class GstVideoSource(GstPipeline):
         """Frames waiting in appsink."""
         if self._sink is None:
             return 0
-        return int(self._sink.get_property("current-level-buffers") or 0)
+        if self._sink.find_property("current-level-buffers") is not None:
+            return int(self._sink.get_property("current-level-buffers") or 0)
+        waiting = self._arrived - self.total_buffers_count
+        if self._max_buffers > 0:  # a leaky appsink dropped the others
+            waiting = min(waiting, self._max_buffers)
+        return max(0, waiting)
 
     def pop(self, timeout: float = 0.1) -> Optional[Frame]:
         """The next frame, waiting while the pipeline runs; None once it ended.
 
         ``timeout`` is how long each wait lasts before the pipeline's state is checked again.
-        A pipeline error is raised here.
+        A pipeline error is raised here, once the frames queued when it came are handed out
+        (a live source that goes on producing after an error does not postpone it).
         """
         puller = self._puller
         if puller is None:
             raise LifecycleError(f"{self} is not started (call startup() first)")
         while True:
+            if self._queued_left is None and self._ended(puller):
+                # hand out the frames queued now, then end: a live source that goes on
+                # producing after an error does not postpone it
+                self._queued_left = self.queue_size
+            if self._queued_left is not None:
+                # (a buffer counted on its way in may still wait for its clock time)
+                frame = puller.pull(timeout) if self._queued_left > 0 else None
+                if frame is not None:
+                    self._queued_left -= 1
+                    return frame
+                self.raise_for_error()
+                return None
             frame = puller.pull(timeout)
             if frame is not None:
                 return frame
-            if puller.is_eos or self.pipeline is None or self._end_stream_event.is_set():
-                # drain what is still queued
-                frame = puller.pull(0)
-                if frame is None:
-                    self.raise_for_error()
-                return frame
+
+    def _ended(self, puller: AppSinkPuller) -> bool:
+        return bool(puller.is_eos or self.pipeline is None or self._end_stream_event.is_set())
 
     def shutdown(
         self, timeout: float = 10.0, eos: bool = False, *, raise_errors: bool = True
     ) -> None:
         """Stop the pipeline (an appsink pipeline needs no EOS to finalise anything)."""
         super().shutdown(timeout=timeout, eos=eos, raise_errors=raise_errors)
+
+
+def _count_arrival(pad: Any, info: Any, source: weakref.ref[GstVideoSource]) -> Any:
+    """Pad probe: one more buffer reached the appsink of ``source``."""
+    owner = source()
+    if owner is not None:
+        owner._arrived += 1
+    return _gi.Gst().PadProbeReturn.OK
