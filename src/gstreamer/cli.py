@@ -601,20 +601,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_serve_args(args)
     if args.loop and args.source is None:
         raise UsageError("--loop repeats a --from FILE; give --from")
-    reader: Any = None
+    reader = _source_reader(args)
     first: Optional[np.ndarray] = None
-    if args.source is not None:
-        from .reader import Reader
-
-        reader = Reader(
-            args.source, format="RGB", width=args.width, height=args.height, timeout=args.timeout
-        )
     try:
         if reader is not None:
-            frame = reader.read()
-            if frame is None:
-                raise UsageError(f"--from {args.source!r} produced no frames")
-            first = np.asarray(frame.data)
+            first = _first_frame(args, reader)
             height, width = first.shape[:2]
         else:
             width, height = args.width or 640, args.height or 480
@@ -624,6 +615,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if reader is not None:
             reader.close()
+
+
+def _source_reader(args: argparse.Namespace) -> Any:
+    """A Reader of ``--from`` in RGB (at ``--width``/``--height`` if given), or None."""
+    if args.source is None:
+        return None
+    from .reader import Reader
+
+    return Reader(
+        args.source, format="RGB", width=args.width, height=args.height, timeout=args.timeout
+    )
+
+
+def _first_frame(args: argparse.Namespace, reader: Any) -> np.ndarray:
+    """The first frame of ``--from`` (a usage error when it has none)."""
+    frame = reader.read()
+    if frame is None:
+        raise UsageError(f"--from {args.source!r} produced no frames")
+    return np.asarray(frame.data)
 
 
 def _serve_fps(args: argparse.Namespace, reader: Any) -> Fraction:
@@ -865,20 +875,10 @@ def _write_hls(
     args: argparse.Namespace, folder: str, writer_class: Any, stop: threading.Event
 ) -> None:
     """Frames (generated or --from) into an HlsWriter in ``folder``, at the frame rate."""
-    reader: Any = None
-    if args.source is not None:
-        from .reader import Reader
-
-        reader = Reader(
-            args.source, format="RGB", width=args.width, height=args.height, timeout=args.timeout
-        )
+    reader = _source_reader(args)
     try:
-        first: Optional[np.ndarray] = None
-        if reader is not None:
-            frame = reader.read()  # the source's own rate is known from its first frame
-            if frame is None:
-                raise UsageError(f"--from {args.source!r} produced no frames")
-            first = np.asarray(frame.data)
+        # the source's own rate is known from its first frame
+        first = _first_frame(args, reader) if reader is not None else None
         fps = _serve_fps(args, reader)
         pattern = _Pattern(args.width or 640, args.height or 480) if reader is None else None
         window = args.window if args.window else None
