@@ -156,6 +156,14 @@ def colorspace(info: Any) -> tuple[int, bool]:
     return matrix, int(colorimetry.range) == _RANGE_FULL
 
 
+def memory_root(array: Any) -> Any:
+    """The array that owns the memory behind ``array`` (NumPy's ``base`` chain of views)."""
+    root = array
+    while isinstance(root, np.ndarray) and isinstance(root.base, np.ndarray):
+        root = root.base
+    return root
+
+
 class _Recycled:
     """Output memory for one converter's arrays, reused once the arrays are freed.
 
@@ -204,10 +212,7 @@ class _Recycled:
         calls, and the finaliser's own, do nothing): a weak-reference callback on the same
         array may otherwise run first (Python runs the newest first) and find no free map.
         """
-        root = array
-        while isinstance(root, np.ndarray) and isinstance(root.base, np.ndarray):
-            root = root.base
-        return self._finalizers.get(id(root))
+        return self._finalizers.get(id(memory_root(array)))
 
     def _give_back(self, mm: mmap.mmap, key: int) -> None:
         self._finalizers.pop(key, None)

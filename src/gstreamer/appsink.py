@@ -171,9 +171,7 @@ def _released_ref(
     is freed, after calling ``give_back`` (None when there is nothing to watch)."""
     if not isinstance(array, np.ndarray):
         return None  # a list of planes, bytes: nothing to wait for
-    root = array
-    while isinstance(root.base, np.ndarray):
-        root = root.base
+    root = _convert.memory_root(array)
 
     def released(_: Any) -> None:  # runs in the thread that drops the last reference
         if give_back is not None:
