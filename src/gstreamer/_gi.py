@@ -110,6 +110,31 @@ _GIR_PACKAGES = {
 
 _initialised = False
 
+# PyGObject makes the Python class of a GStreamer enum or flags type the first time it
+# converts one of its values. When that first conversion is a C call's result (the
+# ``FlowReturn`` of the first ``appsrc.emit("push-buffer", ...)``) and a Ctrl-C came during
+# the call, the KeyboardInterrupt lands in the class's making and comes out as
+# ``SystemError ... RuntimeError: can't create const`` (reproduced with a push that blocks
+# while SIGINT arrives). So the types that calls return are made once, at initialisation.
+_RETURNED_TYPES = (
+    "BufferFlags",
+    "BusSyncReply",
+    "ClockReturn",
+    "EventType",
+    "FlowReturn",
+    "Format",
+    "MessageType",
+    "PadDirection",
+    "PadLinkReturn",
+    "PadProbeReturn",
+    "PadProbeType",
+    "QueryType",
+    "SeekFlags",
+    "State",
+    "StateChangeReturn",
+    "StreamStatusType",
+)
+
 
 def _init_gst() -> None:
     global _initialised
@@ -129,6 +154,8 @@ def _init_gst() -> None:
         with contextlib.suppress(ValueError, ImportError):
             gi.require_version(name, _VERSIONS[name])
             __import__("gi.repository", fromlist=[name])
+    for name in _RETURNED_TYPES:
+        getattr(Gst, name)
     _prepare_for_fork()
     _initialised = True
 

@@ -254,21 +254,17 @@ def _buffer_pointer(lib: _Lib, buffer: Any) -> int:
 
 # -- in: ndarray -> Gst.Buffer -----------------------------------------------------------
 
-# Arrays kept alive while GStreamer holds memory that points into them.
+# Arrays kept alive while GStreamer holds memory that points into them (each key once;
+# a dict's item assignment and pop are atomic).
 _alive: dict[int, Any] = {}
-_alive_lock = threading.Lock()
 _keys = itertools.count(1)
 
-
-def _release_array(key: Optional[int]) -> None:  # called by GStreamer when memory is freed
-    with _alive_lock:
-        owner = _alive.pop(key or 0, None)
-    # Drop the array outside the lock: if it is itself a view of a mapped buffer, freeing it
-    # unrefs that buffer, which may free wrapped memory and re-enter this function.
-    del owner
-
-
-_release: Any = _DestroyNotify(_release_array)
+# Called by GStreamer when wrapped memory is freed, in the thread that frees it: the dict's
+# own pop, a C function, so that no Python code runs there. When that thread is the main
+# thread (the last reference dropped as a push returns), Python code would be where a
+# pending Ctrl-C lands, and a KeyboardInterrupt raised in a ctypes callback is printed and
+# lost ("Exception ignored on calling ctypes callback function").
+_release: Any = _DestroyNotify(_alive.pop)
 
 
 def live_wrapped_arrays() -> int:
@@ -312,12 +308,10 @@ def _wrap_region(lib: _Lib, owner: Any, address: int, size: int) -> Any:
     Gst = _gi.Gst()
     buf = Gst.Buffer.new()
     key = next(_keys)
-    with _alive_lock:
-        _alive[key] = owner
+    _alive[key] = owner
     mem = lib.memory_new_wrapped(_MEMORY_FLAG_READONLY, address, size, 0, size, key, _release)
     if not mem:
-        with _alive_lock:
-            _alive.pop(key, None)
+        _alive.pop(key, None)
         raise BufferError("gst_memory_new_wrapped failed")
     lib.buffer_append_memory(_buffer_pointer(lib, buf), mem)
     return buf

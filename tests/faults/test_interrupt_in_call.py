@@ -1,0 +1,69 @@
+"""Ctrl-C while the first ``push-buffer`` of a process blocks is a KeyboardInterrupt.
+
+PyGObject makes the Python class of an enum the first time it converts one of its values;
+a KeyboardInterrupt pending at that moment used to come out of ``emit`` as
+``SystemError ... RuntimeError: can't create const`` (see ``gstreamer._gi``). The child
+fills appsrc's queue through C (no enum is converted), so the seed-style
+``appsrc.emit("push-buffer", buf)`` that follows blocks, and is the first call to return
+a ``FlowReturn``; SIGINT arrives while it blocks, then the pipeline is stopped.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CHILD = textwrap.dedent(
+    """
+    import ctypes, os, signal, threading, time
+    import numpy as np
+    from gstreamer import GstPipeline
+    from gstreamer._gi import Gst, GstApp
+    from gstreamer.utils import ndarray_to_gst_buffer
+
+    pipeline = GstPipeline("appsrc block=true max-buffers=1 format=time ! fakesink sync=true")
+    pipeline.startup()
+    appsrc = pipeline.get_by_cls(GstApp().AppSrc)[0]
+    app = ctypes.CDLL("libgstapp-1.0.so.0")
+    app.gst_app_src_push_buffer.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    ref = ctypes.CDLL("libgstreamer-1.0.so.0").gst_mini_object_ref
+    ref.restype, ref.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    capsule = ctypes.pythonapi.PyCapsule_GetPointer
+    capsule.restype, capsule.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    src = capsule(appsrc.__gpointer__, None)
+
+    def buffer(i):
+        buf = ndarray_to_gst_buffer(np.zeros(16, np.uint8))
+        buf.pts = i * 10 * Gst().SECOND
+        return buf
+
+    # through C, so that no FlowReturn is converted: one buffer is shown, one waits for
+    # its time (10 s), one fills the queue
+    kept = [buffer(i) for i in range(3)]
+    for buf in kept:
+        pointer = ctypes.c_void_p.from_address(id(buf) + 2 * ctypes.sizeof(ctypes.c_void_p))
+        app.gst_app_src_push_buffer(src, ref(pointer.value))
+
+    def interrupt_then_stop():
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        pipeline.pipeline.set_state(Gst().State.NULL)
+
+    threading.Thread(target=interrupt_then_stop, daemon=True).start()
+    try:
+        appsrc.emit("push-buffer", buffer(3))  # blocks: the queue is full
+        print("no interrupt")
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt")
+    except BaseException as exc:
+        print("other:", type(exc).__name__, repr(exc.__context__))
+    """
+)
+
+
+@pytest.mark.e2e
+def test_ctrl_c_during_the_first_push_is_a_keyboard_interrupt():
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1:] == ["KeyboardInterrupt"], (out.stdout, out.stderr)
