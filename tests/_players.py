@@ -70,10 +70,34 @@ v.addEventListener('ended', () => {{
 # the compositor) and the distinct mediaTime values it saw (each frame's own timestamp), and
 # getVideoPlaybackQuality().totalVideoFrames (decoded frames; no seek, so no frame counted
 # twice).
+# rVFC is not a witness of every frame: it runs at the page's next rendering step with the
+# newest frame only, so when two frames reach the compositor between two steps (a busy
+# machine) it sees the second, and presentedFrames has grown by 2 (measured: the first call
+# saw frame 1 with presentedFrames 2 in 2 of 8 runs beside 6 busy processes; registering it
+# earlier cannot help, it is registered before the page loads). So the frame shown first is
+# read from its pixels: at 'loadeddata' (a frame at currentTime 0 is there, play() not yet
+# called) the video is drawn on a canvas (``first_frame``: mean gray level, smallest alpha,
+# currentTime, paused), and again at 'ended' (``last_frame``, the frame left on screen).
+# After 'ended' the page waits for rVFC's call with the last frame (the newest mediaTime
+# within 1.5 frame steps of the duration), or 20 s, before it posts.
 COUNT_PAGE = (
     _PAGE_START
-    + """const r = {{media_times: []}};
+    + """const r = {{media_times: [], first_presented: null}};
+const canvas = document.createElement('canvas');
+function shown() {{
+  canvas.width = v.videoWidth; canvas.height = v.videoHeight;
+  const g = canvas.getContext('2d', {{willReadFrequently: true}});
+  g.drawImage(v, 0, 0);
+  const d = g.getImageData(0, 0, canvas.width, canvas.height).data;
+  let sum = 0, alpha = 255;
+  for (let i = 0; i < d.length; i += 4) {{
+    sum += (d[i] + d[i + 1] + d[i + 2]) / 3; alpha = Math.min(alpha, d[i + 3]);
+  }}
+  return {{gray: sum / (d.length / 4), alpha: alpha, time: v.currentTime, paused: v.paused,
+           ready: v.readyState}};
+}}
 function onFrame(now, meta) {{
+  if (r.first_presented === null) r.first_presented = meta.presentedFrames;
   r.presented_frames = meta.presentedFrames;
   const seen = r.media_times;
   if (seen[seen.length - 1] !== meta.mediaTime) seen.push(meta.mediaTime);
@@ -82,16 +106,27 @@ function onFrame(now, meta) {{
 v.requestVideoFrameCallback(onFrame);
 v.addEventListener('loadedmetadata', () => {{
   r.duration = v.duration; r.width = v.videoWidth; r.height = v.videoHeight;
+}});
+v.addEventListener('loadeddata', () => {{
+  r.first_frame = shown();
   v.play().catch(e => {{ r.play_error = String(e); post(); }});
 }});
+function sawLast() {{
+  const seen = r.media_times;
+  let step = Infinity;
+  for (let i = 1; i < seen.length; i++) step = Math.min(step, seen[i] - seen[i - 1]);
+  return seen.length > 1 && seen[seen.length - 1] >= v.duration - 1.5 * step;
+}}
 v.addEventListener('ended', () => {{
   r.ended = true; r.current_time = v.currentTime;
-  // the last frame's callback may run just after 'ended': wait two animation frames
-  requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => {{
+  r.last_frame = shown();
+  const deadline = performance.now() + 20000;
+  (function wait() {{
+    if (!sawLast() && performance.now() < deadline) {{ requestAnimationFrame(wait); return; }}
     const q = v.getVideoPlaybackQuality();
     r.total_frames = q.totalVideoFrames; r.dropped_frames = q.droppedVideoFrames;
     post();
-  }}, 200)));
+  }})();
 }});
 </script></body></html>"""
 )
@@ -149,8 +184,9 @@ def chromium_play(
 
     Returns the page's findings (``duration``, ``seeked``, ``ended``, ``total_frames``...).
     With ``count=True`` the page never seeks: it plays once from the start to the end and
-    counts the frames (``presented_frames``, ``media_times``, ``total_frames``; see
-    ``COUNT_PAGE``).
+    counts the frames (``presented_frames``, ``first_presented``, ``media_times``,
+    ``total_frames``) and reads the first and last frames shown from their pixels
+    (``first_frame``, ``last_frame``; see ``COUNT_PAGE``).
     """
     chromium = shutil.which("chromium")
     assert chromium, "needs /usr/bin/chromium"
