@@ -827,12 +827,8 @@ def write_frames(
     """
     hook = progress_hook(progress, on_progress)
     total = len(frames) if isinstance(frames, Sized) else None
-    with Writer(target, fps=fps, encoder=encoder, **kwargs) as writer:
-        for count, frame in enumerate(frames, 1):
-            writer.write(frame)
-            if hook is not None:
-                hook(count, total)
-    finish(hook)
+    writer = Writer(target, fps=fps, encoder=encoder, **kwargs)
+    _write_all(writer, frames, lambda frame: 1, hook, total)
     return writer.frames_written
 
 
@@ -871,13 +867,27 @@ def write_audio(
     blocks = [samples] if isinstance(samples, np.ndarray) else samples
     hook = progress_hook(progress, on_progress, unit="samples")
     expected = int(samples.shape[0]) if isinstance(samples, np.ndarray) else None
-    total = 0
-    with AudioWriter(target, rate=rate, **kwargs) as writer:
-        for block in blocks:
-            array = np.asarray(block)
-            writer.write(array)
-            total += int(array.shape[0])
+    writer = AudioWriter(target, rate=rate, **kwargs)
+    arrays = (np.asarray(block) for block in blocks)
+    return _write_all(writer, arrays, lambda array: int(array.shape[0]), hook, expected)
+
+
+def _write_all(
+    writer: Union[Writer, AudioWriter],
+    items: Iterable[Any],
+    size: Callable[[Any], int],
+    hook: Optional[ProgressCallback],
+    total: Optional[int],
+) -> int:
+    """Write every item and close ``writer``, calling ``hook(done, total)`` after each item
+    (``done``: the sum of ``size(item)`` so far); return ``done``. The loop of
+    :func:`write_frames` and :func:`write_audio`."""
+    done = 0
+    with writer:
+        for item in items:
+            writer.write(item)
+            done += size(item)
             if hook is not None:
-                hook(total, expected)
+                hook(done, total)
     finish(hook)
-    return total
+    return done
