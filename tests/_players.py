@@ -107,10 +107,20 @@ v.requestVideoFrameCallback(onFrame);
 v.addEventListener('loadedmetadata', () => {{
   r.duration = v.duration; r.width = v.videoWidth; r.height = v.videoHeight;
 }});
-v.addEventListener('loadeddata', () => {{
-  r.first_frame = shown();
+// a frame drawn onto the canvas, once it can be: at 'loadeddata' or 'ended' the decoded frame
+// may not be ready to draw yet on a busy machine (then the canvas stays transparent, alpha 0)
+function drawn(then) {{
+  const deadline = performance.now() + 20000;
+  (function attempt() {{
+    const got = shown();
+    if (got.alpha !== 255 && performance.now() < deadline) {{ setTimeout(attempt, 20); return; }}
+    then(got);
+  }})();
+}}
+v.addEventListener('loadeddata', () => drawn(got => {{
+  r.first_frame = got;  // paused at time 0: the file's first frame
   v.play().catch(e => {{ r.play_error = String(e); post(); }});
-}});
+}}));
 function sawLast() {{
   const seen = r.media_times;
   let step = Infinity;
@@ -119,14 +129,16 @@ function sawLast() {{
 }}
 v.addEventListener('ended', () => {{
   r.ended = true; r.current_time = v.currentTime;
-  r.last_frame = shown();
-  const deadline = performance.now() + 20000;
-  (function wait() {{
-    if (!sawLast() && performance.now() < deadline) {{ requestAnimationFrame(wait); return; }}
-    const q = v.getVideoPlaybackQuality();
-    r.total_frames = q.totalVideoFrames; r.dropped_frames = q.droppedVideoFrames;
-    post();
-  }})();
+  drawn(got => {{
+    r.last_frame = got;
+    const deadline = performance.now() + 20000;
+    (function wait() {{
+      if (!sawLast() && performance.now() < deadline) {{ requestAnimationFrame(wait); return; }}
+      const q = v.getVideoPlaybackQuality();
+      r.total_frames = q.totalVideoFrames; r.dropped_frames = q.droppedVideoFrames;
+      post();
+    }})();
+  }});
 }});
 </script></body></html>"""
 )

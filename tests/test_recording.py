@@ -255,8 +255,9 @@ def test_chromium_plays_every_frame_once(tmp_path):
     # and 93 + 3 for 95 frames; on a quiet machine 95 + 0)
     assert result["total_frames"] == n, result
     assert result["presented_frames"] <= n <= result["presented_frames"] + result["dropped_frames"]
-    # the frame shown first, read from its pixels at 'loadeddata' before play() (paused at
-    # 0 s): drawn (opaque) and gray level 0, frame 0; the frame left at the end is n - 1
+    # the frame shown first, read from its pixels after 'loadeddata' before play() (paused at
+    # 0 s), once it can be drawn (opaque; under load it may not be drawable at the event
+    # itself: seen once, alpha 0): gray level 0, frame 0; the frame left at the end is n - 1
     first, last = result["first_frame"], result["last_frame"]
     assert (first["time"], first["paused"], first["alpha"]) == (0, True, 255), result
     assert round(first["gray"] / 2) == 0, result

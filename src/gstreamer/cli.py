@@ -485,7 +485,40 @@ def _interrupts_raise() -> contextlib.AbstractContextManager[None]:
     return _on_interrupt(_raise_interrupt)
 
 
-def _interrupts_set(stop: threading.Event) -> contextlib.AbstractContextManager[None]:
+class _Stop:
+    """Set by SIGINT/SIGTERM (see :func:`_interrupts_set`); the loops test it and wait on it.
+
+    Not a :class:`threading.Event`: a signal handler runs in the main thread between two
+    bytecodes, possibly while that thread is inside ``Event.wait()`` holding the Event's
+    lock, and ``Event.set()`` in the handler then waits for that lock for ever (``serve``
+    hung after Ctrl-C once in a suite run under load; a loop of ``Event.wait(0)`` with
+    SIGINT setting it hung 12 times in 20). Setting a bool takes no lock; :meth:`wait`
+    sleeps in short slices.
+    """
+
+    _SLICE = 0.05
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds, less once set; True when set."""
+        deadline = time.monotonic() + timeout
+        while not self._set:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, self._SLICE))
+        return True
+
+
+def _interrupts_set(stop: _Stop) -> contextlib.AbstractContextManager[None]:
     """SIGINT and SIGTERM set ``stop`` instead of raising.
 
     For loops that call into GStreamer all the time (serve, convert): a KeyboardInterrupt
@@ -650,7 +683,7 @@ def _serve_loop(
 ) -> int:
     pattern = _Pattern(server.width, server.height) if reader is None else None
     sent = 0
-    stop = threading.Event()
+    stop = _Stop()
     with server, contextlib.ExitStack() as opened, _interrupts_set(stop):
         print(f"serving {server.url} ({server.width}x{server.height} @ {float(fps):g} fps)")
         sys.stdout.flush()
@@ -680,7 +713,7 @@ def _serve_loop(
 
 def _paced_frames(
     args: argparse.Namespace,
-    stop: threading.Event,
+    stop: _Stop,
     fps: Fraction,
     pattern: Optional[_Pattern],
     reader: Any,
@@ -776,7 +809,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     ) as reader:
         bar: Optional[ProgressBar] = None
         writer: Optional[Writer] = None
-        stop = threading.Event()
+        stop = _Stop()
         try:
             with _interrupts_set(stop):
                 for frame in reader:
@@ -852,7 +885,7 @@ def cmd_serve_hls(args: argparse.Namespace) -> int:
     if args.serve_only and args.dir is None:
         raise UsageError("--serve-only needs --dir (the folder to serve)")
     port = 8080 if args.port is None else args.port
-    stop = threading.Event()
+    stop = _Stop()
     with contextlib.ExitStack() as stack:
         folder = args.dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="hls-"))
         if not os.path.isdir(folder):
@@ -871,9 +904,7 @@ def cmd_serve_hls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_hls(
-    args: argparse.Namespace, folder: str, writer_class: Any, stop: threading.Event
-) -> None:
+def _write_hls(args: argparse.Namespace, folder: str, writer_class: Any, stop: _Stop) -> None:
     """Frames (generated or --from) into an HlsWriter in ``folder``, at the frame rate."""
     reader = _source_reader(args)
     try:

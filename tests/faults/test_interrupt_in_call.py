@@ -1,4 +1,5 @@
-"""Ctrl-C while the first ``push-buffer`` of a process blocks is a KeyboardInterrupt.
+"""Ctrl-C is never lost nor turned into another error: during the first ``push-buffer`` of a
+process it is a KeyboardInterrupt, and it always stops the CLI's loops.
 
 PyGObject makes the Python class of an enum the first time it converts one of its values;
 a KeyboardInterrupt pending at that moment used to come out of ``emit`` as
@@ -67,3 +68,36 @@ CHILD = textwrap.dedent(
 def test_ctrl_c_during_the_first_push_is_a_keyboard_interrupt():
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1:] == ["KeyboardInterrupt"], (out.stdout, out.stderr)
+
+
+STOP_CHILD = textwrap.dedent(
+    """
+    import os, random, signal, sys, threading, time
+    from gstreamer import cli
+
+    kind = sys.argv[1]
+    for trial in range(30):
+        stop = threading.Event() if kind == "Event" else cli._Stop()
+
+        def interrupt(delay=random.uniform(0.001, 0.02)):
+            time.sleep(delay)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        with cli._interrupts_set(stop):
+            threading.Thread(target=interrupt, daemon=True).start()
+            while not stop.wait(0):  # the loops' own test, as often as it can run
+                pass
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.e2e
+def test_ctrl_c_always_stops_the_cli_loops():
+    """The CLI's loops stop on a flag that SIGINT sets. With a ``threading.Event`` the
+    handler could land while the main thread held the Event's own lock inside ``wait()``
+    and wait for it for ever (``serve`` hung once under load); the flag takes no lock."""
+    out = subprocess.run(
+        [sys.executable, "-c", STOP_CHILD, "_Stop"], capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.split() == ["done"], (out.stdout, out.stderr)
