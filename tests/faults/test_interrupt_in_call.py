@@ -21,6 +21,7 @@ CHILD = textwrap.dedent(
     import numpy as np
     from gstreamer import GstPipeline
     from gstreamer._gi import Gst, GstApp
+    from gstreamer.buffers import _buffer_pointer, _get_lib
     from gstreamer.utils import ndarray_to_gst_buffer
 
     pipeline = GstPipeline("appsrc block=true max-buffers=1 format=time ! fakesink sync=true")
@@ -28,8 +29,7 @@ CHILD = textwrap.dedent(
     appsrc = pipeline.get_by_cls(GstApp().AppSrc)[0]
     app = ctypes.CDLL("libgstapp-1.0.so.0")
     app.gst_app_src_push_buffer.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    ref = ctypes.CDLL("libgstreamer-1.0.so.0").gst_mini_object_ref
-    ref.restype, ref.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    lib = _get_lib()
     capsule = ctypes.pythonapi.PyCapsule_GetPointer
     capsule.restype, capsule.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
     src = capsule(appsrc.__gpointer__, None)
@@ -42,9 +42,8 @@ CHILD = textwrap.dedent(
     # through C, so that no FlowReturn is converted: one buffer is shown, one waits for
     # its time (10 s), one fills the queue
     kept = [buffer(i) for i in range(3)]
-    for buf in kept:
-        pointer = ctypes.c_void_p.from_address(id(buf) + 2 * ctypes.sizeof(ctypes.c_void_p))
-        app.gst_app_src_push_buffer(src, ref(pointer.value))
+    for buf in kept:  # push_buffer takes a reference of its own
+        app.gst_app_src_push_buffer(src, lib.mini_object_ref(_buffer_pointer(lib, buf)))
 
     def interrupt_then_stop():
         time.sleep(0.3)
