@@ -407,6 +407,13 @@ class GstPipeline(StartStop):
                 self._wake_on_error = [e for e in elements if _has_end_of_stream_signal(e)]
                 self._set_state(Gst.State.READY)
                 self._set_state(Gst.State.PLAYING)
+            except KeyboardInterrupt:
+                # the state change may still be blocked in an element: stop in the background
+                parts = self._detach()
+                threading.Thread(
+                    target=_release, args=parts, name="GstPipeline-stop", daemon=True
+                ).start()
+                raise
             except BaseException:
                 self._teardown()
                 raise
@@ -421,7 +428,7 @@ class GstPipeline(StartStop):
 
     def _set_state(self, state: Any) -> None:
         Gst = _gi.Gst()
-        ret = self._pipeline.set_state(state)
+        ret = _interruptible(self._pipeline.set_state, state)
         if ret == Gst.StateChangeReturn.FAILURE:
             # the element usually posted an error explaining why; it is in self._errors
             name = Gst.Element.state_get_name(state)
@@ -676,6 +683,36 @@ class GstPipeline(StartStop):
             self._bus = None
             self._watch_ids = []
         return parts
+
+
+def _interruptible(call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)``; in the main thread, run in a helper thread and waited for.
+
+    A state change runs in C for as long as its elements take: a source connecting to a host
+    that does not answer, or opening a FIFO nobody writes to, blocks it for minutes. Python
+    handles Ctrl-C only between its own instructions, so in the main thread it was held back
+    all that time, and GStreamer runs the bus handler in the thread that changes the state,
+    where a KeyboardInterrupt cannot pass through C (PyGObject prints it and drops it). The
+    wait here raises KeyboardInterrupt at once; the call itself finishes in the background.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return call(*args)
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call(*args)))
+        except BaseException as exc:  # raised again in the caller
+            outcome.append((False, exc))
+
+    helper = threading.Thread(target=run, name="GstPipeline-state", daemon=True)
+    helper.start()
+    while helper.is_alive():  # in slices: the signal may be delivered to another thread
+        helper.join(0.05)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 # Seconds shutdown() waits for NULL even when its deadline has passed (a healthy pipeline

@@ -1,5 +1,6 @@
 """Ctrl-C is never lost nor turned into another error: during the first ``push-buffer`` of a
-process it is a KeyboardInterrupt, and it always stops the CLI's loops.
+process, and while ``startup()`` is blocked in an element, it is a KeyboardInterrupt, and it
+always stops the CLI's loops.
 
 PyGObject makes the Python class of an enum the first time it converts one of its values;
 a KeyboardInterrupt pending at that moment used to come out of ``emit`` as
@@ -9,11 +10,14 @@ fills appsrc's queue through C (no enum is converted), so the seed-style
 a ``FlowReturn``; SIGINT arrives while it blocks, then the pipeline is stopped.
 """
 
+import os
+import platform
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from _helpers import interrupt, started, wait_for
 
 CHILD = textwrap.dedent(
     """
@@ -100,3 +104,62 @@ def test_ctrl_c_always_stops_the_cli_loops():
         [sys.executable, "-c", STOP_CHILD, "_Stop"], capture_output=True, text=True, timeout=120
     )
     assert out.stdout.split() == ["done"], (out.stdout, out.stderr)
+
+
+BLOCKED_START_CHILD = textwrap.dedent(
+    """
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    from gstreamer import GstPipeline
+
+    # filesrc opens its file going to PAUSED: a FIFO that nobody writes to blocks open()
+    pipeline = GstPipeline(f"filesrc location={sys.argv[1]} ! fakesink")
+    print("starting", flush=True)
+    t0 = time.monotonic()
+    try:
+        pipeline.startup()
+        print("started")
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt", pipeline.pipeline is None, flush=True)
+    except BaseException as exc:
+        print("other:", type(exc).__name__, flush=True)
+    pipeline.shutdown()  # nothing left to stop: returns at once
+    print("shut down", flush=True)
+    """
+)
+
+# the openat system call's number, as /proc/<pid>/task/<tid>/syscall shows it
+_OPENAT = {"x86_64": 257, "aarch64": 56}
+
+
+def _threads_in_syscall(pid, number):
+    found = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+                found += f.read().split()[0] == str(number)
+        except (OSError, IndexError):
+            pass  # the thread ended
+    return found
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(platform.machine() not in _OPENAT, reason="openat's number is not known")
+def test_ctrl_c_while_startup_blocks_in_an_element(tmp_path):
+    """A state change runs in C for as long as its elements take (here filesrc opening a FIFO
+    nobody writes to; in life a source connecting to a host that does not answer). SIGINT
+    used to interrupt the open, land in the bus handler and be printed and lost, and startup
+    raised StateChangeError; now it is a KeyboardInterrupt, the pipeline is released in the
+    background and the process exits."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with started([sys.executable, "-c", BLOCKED_START_CHILD, str(fifo)]) as proc:
+        assert proc.stdout.readline().strip() == "starting", proc.stderr.read()
+        wait_for(
+            lambda: _threads_in_syscall(proc.pid, _OPENAT[platform.machine()]) > 0,
+            timeout=60,
+            what="the child blocked in open()",
+        )
+        out, err = interrupt(proc)
+    assert out.split() == ["KeyboardInterrupt", "True", "shut", "down"], (out, err)
+    assert proc.returncode == 0, err
