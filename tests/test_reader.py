@@ -12,8 +12,11 @@ import gstreamer
 from gstreamer import (
     CapsError,
     ClosedError,
+    InvalidMediaError,
     PipelineError,
     TimeoutError,
+    VideoFile,
+    probe,
 )
 from gstreamer.errors import SourceNotFoundError
 from gstreamer.reader import Reader, build_description, read_frames
@@ -201,6 +204,20 @@ def test_garbage_file_raises_not_hangs(tmp_path):
         reader.read()
     assert info.value.hint and "gst-discoverer" in info.value.hint
     assert info.value.element
+
+
+def test_empty_file_is_invalid_media(tmp_path):
+    """typefind says "Stream contains no data"; ffprobe and PyAV call it invalid data too."""
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(InvalidMediaError) as info, Reader(empty, timeout=10) as reader:
+        reader.read()
+    assert info.value.filename == str(empty)
+    assert "empty (0 bytes)" in info.value.hint
+    with pytest.raises(InvalidMediaError, match="no data"):
+        probe(empty)
+    with pytest.raises(InvalidMediaError):
+        VideoFile(empty)
 
 
 def test_error_mid_stream_raises_at_next_read():

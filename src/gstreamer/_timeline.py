@@ -15,6 +15,7 @@ can be flagged.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -151,6 +152,7 @@ _INVALID_MEDIA_TEXT = (
     "No valid frames",
     "contains no playable streams",
     "appears to be a text file",
+    "Stream contains no data",  # typefind on an empty file
 )
 
 _INVALID_MEDIA_HINT = (
@@ -167,12 +169,17 @@ def is_invalid_media(exc: PipelineError) -> bool:
 
 def as_invalid_media(exc: PipelineError, filename: Optional[str]) -> InvalidMediaError:
     """The same error as an :class:`InvalidMediaError` (keeping element, debug and code)."""
-    return InvalidMediaError(
-        exc.message,
-        filename=filename,
-        **facts(exc),
-        hint=exc.hint or _INVALID_MEDIA_HINT,
-    )
+    hint = exc.hint or _INVALID_MEDIA_HINT
+    if filename is not None and _is_empty_file(filename):
+        hint = f"{filename!r} is empty (0 bytes): nothing was written to it, or not yet"
+    return InvalidMediaError(exc.message, filename=filename, **facts(exc), hint=hint)
+
+
+def _is_empty_file(filename: str) -> bool:
+    try:
+        return os.stat(filename).st_size == 0
+    except (OSError, ValueError):  # not a local path (a URI, a pipeline)
+        return False
 
 
 @contextlib.contextmanager
