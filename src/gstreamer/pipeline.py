@@ -375,6 +375,9 @@ class GstPipeline(StartStop):
             An element refused to start; the message carries its error.
         LifecycleError
             The pipeline is already started.
+        KeyboardInterrupt
+            Ctrl-C, at once even while an element holds the start up (a source waiting for
+            a host); the pipeline is then released in the background.
 
         Whatever fails, the pipeline is left in NULL and released.
         """
