@@ -412,10 +412,7 @@ class GstPipeline(StartStop):
                 self._set_state(Gst.State.PLAYING)
             except KeyboardInterrupt:
                 # the state change may still be blocked in an element: stop in the background
-                parts = self._detach()
-                threading.Thread(
-                    target=_release, args=parts, name="GstPipeline-stop", daemon=True
-                ).start()
+                _release_in_background(self._detach())
                 raise
             except BaseException:
                 self._teardown()
@@ -613,10 +610,7 @@ class GstPipeline(StartStop):
                 # chain function, a dead device) would hold the caller for as long as it
                 # likes, so the state change runs in a helper thread and the caller waits
                 # until the deadline (at least _STOP_GRACE seconds)
-                stopper = threading.Thread(
-                    target=_release, args=parts, name="GstPipeline-stop", daemon=True
-                )
-                stopper.start()
+                stopper = _release_in_background(parts)
                 stopper.join(max(deadline - time.monotonic(), _STOP_GRACE))
                 stuck = stopper.is_alive()
                 if stuck:
@@ -736,6 +730,13 @@ def _release(pipeline: Any, bus: Any, watch_ids: list[int]) -> None:
             bus.remove_signal_watch()
         bus.set_sync_handler(None)
         bus.set_flushing(True)  # drop queued messages (they hold element refs)
+
+
+def _release_in_background(parts: tuple[Any, Any, list[int]]) -> threading.Thread:
+    """:func:`_release` in a started daemon thread (the caller may wait for it, or not)."""
+    stopper = threading.Thread(target=_release, args=parts, name="GstPipeline-stop", daemon=True)
+    stopper.start()
+    return stopper
 
 
 def _time_format_for_raw(element: Any) -> None:
