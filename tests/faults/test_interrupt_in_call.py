@@ -108,14 +108,13 @@ def test_ctrl_c_always_stops_the_cli_loops():
 
 BLOCKED_START_CHILD = textwrap.dedent(
     """
-    import signal, sys, time
+    import signal, sys
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
     from gstreamer import GstPipeline
 
     # filesrc opens its file going to PAUSED: a FIFO that nobody writes to blocks open()
     pipeline = GstPipeline(f"filesrc location={sys.argv[1]} ! fakesink")
     print("starting", flush=True)
-    t0 = time.monotonic()
     try:
         pipeline.startup()
         print("started")
